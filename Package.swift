@@ -1,0 +1,69 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "swift-cpg",
+    products: [
+        .library(name: "CPG", targets: ["CPG"]),
+        .executable(name: "cpgctl", targets: ["cpgctl"]),
+        .executable(name: "cpg-chat", targets: ["Chat"]),
+        .executable(name: "cpg-demo", targets: ["Demo"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // The one place that sees libcpg's C API (Debian: libcpg-dev, libcorosync-common-dev).
+        .systemLibrary(
+            name: "CLibCPG",
+            providers: [.apt(["libcpg-dev", "libcorosync-common-dev"])]
+        ),
+        .target(
+            name: "CPG",
+            dependencies: [
+                "CLibCPG",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "DequeModule", package: "swift-collections"),
+            ]
+        ),
+        .executableTarget(
+            name: "cpgctl",
+            dependencies: [
+                "CPG",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // A plain-C libcpg member, used by the tests to prove interoperability.
+        .executableTarget(
+            name: "cpg-c-peer",
+            path: "Tests/Support/cpg-c-peer",
+            linkerSettings: [.linkedLibrary("cpg")]
+        ),
+        .executableTarget(
+            name: "Chat",
+            dependencies: ["CPG", .product(name: "Logging", package: "swift-log")],
+            path: "Samples/Chat",
+            exclude: ["README.md"]
+        ),
+        .executableTarget(
+            name: "Demo",
+            dependencies: ["CPG", .product(name: "Logging", package: "swift-log")],
+            path: "Samples/Demo",
+            exclude: ["README.md"]
+        ),
+        .testTarget(
+            name: "CPGStateMachineTests",
+            dependencies: ["CPG"]
+        ),
+        .testTarget(
+            name: "CPGTests",
+            dependencies: [
+                "CPG",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+    ]
+)

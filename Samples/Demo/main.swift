@@ -1,0 +1,1 @@
+print("placeholder: see the next commits")

@@ -1,0 +1,32 @@
+/// How a ``CPGGroup`` behaves. The defaults suit most servers.
+public struct CPGConfiguration: Sendable, Hashable {
+    /// The largest message ``CPGGroup/send(_:)`` accepts, in bytes (default 16 MiB).
+    ///
+    /// Corosync orders messages one after another for the whole group: a large message holds up
+    /// everyone's deliveries while it passes. A larger send fails before anything is sent, with
+    /// ``CPGError/Code/messageTooLarge``. Messages above corosync's atomic size (about 1 MiB)
+    /// are fragmented by libcpg.
+    public var maximumMessageSize: Int = 16 * 1024 * 1024
+
+    /// How many events the group buffers for its subscriptions before it stops reading from
+    /// corosync (default 4096).
+    public var eventBufferCount: Int = 4096
+
+    /// How many bytes of events the group buffers before it stops reading from corosync
+    /// (default 64 MiB; one event larger than this is still taken when the buffer is empty).
+    public var eventBufferBytes: Int = 64 * 1024 * 1024
+
+    /// How long ``CPGGroup/join(_:configuration:logger:)`` retries while corosync answers
+    /// `CS_ERR_TRY_AGAIN`, which it does while this process's previous membership of the group is
+    /// still being removed (default 10 seconds).
+    public var joinRetryTimeout: Duration = .seconds(10)
+
+    /// Connect to the corosync of another network namespace: a path such as `/run/netns/NAME`.
+    ///
+    /// libqb's IPC sockets exist per network namespace; the connection is made from a thread
+    /// that entered the namespace, and keeps it. `nil` (the default) uses the caller's namespace.
+    public var networkNamespace: String?
+
+    /// The default configuration.
+    public init() {}
+}

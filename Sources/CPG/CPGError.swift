@@ -1,0 +1,101 @@
+/// An error of the CPG client: a code that says what kind of failure it is, the corosync status
+/// when corosync answered one, and a message that names the problem.
+///
+/// After any error the client stays usable for valid calls, unless the code says the connection
+/// is gone (``Code/connectionLost``, ``Code/closed``).
+public struct CPGError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// What kind of failure this is. A struct, so that new codes do not break exhaustive switches.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        fileprivate enum Base: Hashable, Sendable {
+            case corosync, unreachable, accessDenied, invalidGroupName, messageTooLarge, tooManyBuffers
+            case alreadyJoined, notJoined, closed, connectionLost, partialSend, confirmationCancelled
+        }
+
+        fileprivate let base: Base
+
+        /// Corosync answered a call with a failure status; ``CPGError/status`` says which.
+        public static let corosync = Code(base: .corosync)
+        /// No corosync daemon answers on this machine (or in this network namespace).
+        public static let unreachable = Code(base: .unreachable)
+        /// Corosync refused this user (`CS_ERR_ACCESS`); see its `uidgid.d` directory.
+        public static let accessDenied = Code(base: .accessDenied)
+        /// A group name is empty or longer than 128 bytes.
+        public static let invalidGroupName = Code(base: .invalidGroupName)
+        /// A message is larger than the client's maximum message size; nothing was sent.
+        public static let messageTooLarge = Code(base: .messageTooLarge)
+        /// A scatter-gather send has more buffers than libcpg can take (63); nothing was sent.
+        public static let tooManyBuffers = Code(base: .tooManyBuffers)
+        /// This process is already a member of the group (corosync answers `CS_ERR_EXIST`): a
+        /// process joins a group once, whichever handle it uses.
+        public static let alreadyJoined = Code(base: .alreadyJoined)
+        /// The group was left: sending and membership queries need a joined group.
+        public static let notJoined = Code(base: .notJoined)
+        /// The client was closed.
+        public static let closed = Code(base: .closed)
+        /// The connection to corosync was lost (the daemon stopped or restarted).
+        public static let connectionLost = Code(base: .connectionLost)
+        /// A message above the atomic size failed after libcpg may have sent some of its
+        /// fragments. Receivers never deliver an incomplete message; the sender may resend it.
+        public static let partialSend = Code(base: .partialSend)
+        /// A confirmed send was cancelled after corosync had accepted the message: the message is
+        /// still delivered, only the wait for it ended.
+        public static let confirmationCancelled = Code(base: .confirmationCancelled)
+
+        public var description: String {
+            switch self.base {
+            case .corosync: "corosync"
+            case .unreachable: "unreachable"
+            case .accessDenied: "accessDenied"
+            case .invalidGroupName: "invalidGroupName"
+            case .messageTooLarge: "messageTooLarge"
+            case .tooManyBuffers: "tooManyBuffers"
+            case .alreadyJoined: "alreadyJoined"
+            case .notJoined: "notJoined"
+            case .closed: "closed"
+            case .connectionLost: "connectionLost"
+            case .partialSend: "partialSend"
+            case .confirmationCancelled: "confirmationCancelled"
+            }
+        }
+    }
+
+    /// The kind of failure.
+    public let code: Code
+    /// The corosync status behind the error, when corosync answered one.
+    public let status: CPGStatus?
+    /// A one-line explanation that names the problem.
+    public let message: String
+
+    /// Creates an error.
+    public init(_ code: Code, _ message: String, status: CPGStatus? = nil) {
+        self.code = code
+        self.message = message
+        self.status = status
+    }
+
+    /// The message, followed by the corosync status when there is one.
+    public var description: String {
+        if let status = self.status {
+            return "\(self.message): \(status)"
+        }
+        return self.message
+    }
+}
+
+extension CPGError {
+    /// The error for a failed libcpg call: the status decides the code.
+    static func call(_ function: String, _ status: CPGStatus) -> CPGError {
+        switch status {
+        case .library:
+            CPGError(.connectionLost, "\(function) failed: the connection to corosync is lost", status: status)
+        case .access:
+            CPGError(
+                .accessDenied,
+                "\(function) failed: corosync denied access to this user; allow it with a file in /etc/corosync/uidgid.d",
+                status: status
+            )
+        default:
+            CPGError(.corosync, "\(function) failed", status: status)
+        }
+    }
+}

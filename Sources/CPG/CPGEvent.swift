@@ -1,0 +1,32 @@
+/// One event of a group, in the order `cpg_dispatch` produced it.
+///
+/// The order of messages relative to membership changes is the guarantee CPG gives: every member
+/// that passes from one view to the next delivers the same messages in between, in the same order.
+public enum CPGEvent: Hashable, Sendable {
+    /// A message delivered in total order.
+    case message(CPGMessage)
+    /// The group's membership changed.
+    case membership(CPGMembershipChange)
+    /// The totem ring changed.
+    case ring(CPGRingChange)
+}
+
+extension CPGEvent {
+    /// The event's kind, as a filter of event sequences sees it.
+    var kind: CPGEventKinds {
+        switch self {
+        case .message: .messages
+        case .membership: .membership
+        case .ring: .ring
+        }
+    }
+
+    /// An estimate of the memory the buffered event holds, for the byte limit of the buffer.
+    var approximateByteCount: Int {
+        switch self {
+        case .message(let message): 64 + message.payload.count
+        case .membership(let change): 192 + 16 * (change.members.count + change.joined.count + change.left.count)
+        case .ring(let change): 64 + 4 * change.members.count
+        }
+    }
+}

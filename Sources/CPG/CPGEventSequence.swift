@@ -1,0 +1,56 @@
+/// An ordered sequence of a group's events, or of one kind of them.
+///
+/// A sequence subscribes when it is created (``CPGGroup/events``, ``CPGGroup/messages``, …) and
+/// starts with the oldest event the group still holds: everything since join if no subscription
+/// has read anything yet. Create the sequences you need before you start the tasks that iterate
+/// them, and they start together. Each sequence value is one subscription: iterate it once.
+///
+/// The group holds a bounded buffer. While any live subscription lags behind and the buffer is
+/// full, the group stops reading from corosync until that subscription catches up: no event is
+/// dropped and memory stays bounded. Drop a sequence you no longer iterate, or the group stalls
+/// with it; a consumer whose task is cancelled ends its subscription (its iteration returns nil).
+///
+/// The sequence ends when the group is left or closed, or throws ``CPGError`` when the
+/// connection to corosync is lost.
+public struct CPGEventSequence<Element: Sendable>: AsyncSequence, Sendable {
+    public typealias Failure = CPGError
+
+    let subscription: EventSubscription
+    let extract: @Sendable (CPGEvent) -> Element?
+
+    init(_ subscription: EventSubscription, extract: @escaping @Sendable (CPGEvent) -> Element?) {
+        self.subscription = subscription
+        self.extract = extract
+    }
+
+    /// Creates the iterator.
+    public func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(subscription: self.subscription, extract: self.extract)
+    }
+
+    /// Iterates a ``CPGEventSequence``.
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let subscription: EventSubscription
+        let extract: @Sendable (CPGEvent) -> Element?
+
+        /// The next event, `nil` at the end, or the error that ended the group.
+        public mutating func next() async throws(CPGError) -> Element? {
+            try await Self.next(self.subscription, self.extract)
+        }
+
+        /// The next event, `nil` at the end, or the error that ended the group.
+        public mutating func next(isolation actor: isolated (any Actor)?) async throws(CPGError) -> Element? {
+            try await Self.next(self.subscription, self.extract)
+        }
+
+        private static func next(
+            _ subscription: EventSubscription,
+            _ extract: @Sendable (CPGEvent) -> Element?
+        ) async throws(CPGError) -> Element? {
+            while let event = try await subscription.next() {
+                if let element = extract(event) { return element }
+            }
+            return nil
+        }
+    }
+}

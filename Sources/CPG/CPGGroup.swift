@@ -1,0 +1,305 @@
+import CLibCPG
+import Dispatch
+import DequeModule
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A membership of one closed process group: an actor that owns one libcpg handle.
+///
+/// ```swift
+/// let group = try await CPGGroup.join("orders", logger: logger)
+/// Task { for try await event in group.events { print(event) } }
+/// try await group.send(Array("hello".utf8))
+/// let members = try await group.members()
+/// try await group.leave()
+/// ```
+///
+/// The group reads corosync's events from a DispatchSource on the handle's file descriptor, on
+/// the actor's own serial queue, and hands them to its event sequences in exactly the order
+/// `cpg_dispatch` produced them. A process can be a member of a group once: a second join of
+/// the same group from the same process fails with ``CPGError/Code/alreadyJoined``, whichever
+/// handle it uses (corosync keys members by node id and pid).
+///
+/// libcpg's `cpg_context_get`/`cpg_context_set` have no counterpart: keep your state in your
+/// own types, next to the group.
+public actor CPGGroup {
+    /// The group's name.
+    public nonisolated let name: CPGGroupName
+    /// The configuration the group was joined with.
+    public nonisolated let configuration: CPGConfiguration
+    /// This process as a member: this node's id and this process's pid.
+    public nonisolated let localMember: CPGMember
+    /// The largest message corosync sends in one piece (`cpg_max_atomic_msgsize_get`); larger
+    /// ones are fragmented by libcpg.
+    public nonisolated let maxAtomicMessageSize: Int
+
+    /// This node's corosync node id (`cpg_local_get`).
+    public nonisolated var localNodeID: UInt32 { self.localMember.nodeID }
+
+    nonisolated let log: EventLog
+    let executor: DispatchQueueExecutor
+    let logger: Logger
+
+    var lifecycle = GroupLifecycle()
+    /// The handle; `nil` once finalized.
+    var handle: LibCPGHandle?
+    var source: (any DispatchSourceRead)?
+    /// Whether the source is resumed (it starts suspended; resume and suspend must balance).
+    var sourceResumed = false
+
+    // Sending.
+    var sendQueue: Deque<PendingSend> = []
+    var nextSendID: UInt64 = 0
+    var retryScheduled = false
+    var retryDelayMicroseconds = 250
+    /// A fragmented send runs off the actor; meanwhile nothing else uses the request channel.
+    var largeSendInFlight = false
+    var requestChannelWaiters: [CheckedContinuation<Void, Never>] = []
+    var finalizeAfterLargeSend = false
+
+    // Own deliveries, for confirmed sends.
+    var acceptedOwnMessages: UInt64 = 0
+    var lastDeliveredOwnIndex: UInt64 = 0
+    var failedOwnIndices: Set<UInt64> = []
+    var confirmations: Deque<Confirmation> = []
+    var leaveWaiters: [CheckedContinuation<Void, Never>] = []
+
+    /// The actor runs on the queue its DispatchSource fires on.
+    public nonisolated var unownedExecutor: UnownedSerialExecutor {
+        self.executor.asUnownedSerialExecutor()
+    }
+
+    private init(
+        name: CPGGroupName,
+        configuration: CPGConfiguration,
+        logger: Logger,
+        handle: LibCPGHandle,
+        localMember: CPGMember,
+        maxAtomicMessageSize: Int,
+        executor: DispatchQueueExecutor
+    ) {
+        self.name = name
+        self.configuration = configuration
+        var logger = logger
+        logger[metadataKey: CPGLogKey.group] = "\(name)"
+        logger[metadataKey: CPGLogKey.nodeID] = "\(localMember.nodeID)"
+        self.logger = logger
+        self.handle = handle
+        self.localMember = localMember
+        self.maxAtomicMessageSize = maxAtomicMessageSize
+        self.executor = executor
+        self.log = EventLog(
+            limits: .init(events: max(1, configuration.eventBufferCount), bytes: max(1, configuration.eventBufferBytes))
+        )
+    }
+
+    isolated deinit {
+        // The last reference is gone without close(): stop reading and finalize in the source's
+        // cancel handler, then end the streams. A suspended source must be resumed to cancel.
+        if let source = self.source {
+            if !self.sourceResumed { source.resume() }
+            source.cancel()
+        } else {
+            self.handle?.finalize()
+        }
+        self.log.finish(nil)
+    }
+
+    /// Joins a group by name (its UTF-8 bytes, no NUL terminator).
+    ///
+    /// - Throws: ``CPGError`` with ``CPGError/Code/invalidGroupName`` for an empty or over-long
+    ///   name, ``CPGError/Code/unreachable`` when no corosync answers,
+    ///   ``CPGError/Code/alreadyJoined`` when this process is a member already.
+    public static func join(
+        _ name: String,
+        configuration: CPGConfiguration = CPGConfiguration(),
+        logger: Logger = CPGGroup.silentLogger
+    ) async throws(CPGError) -> CPGGroup {
+        try await self.join(CPGGroupName(name), configuration: configuration, logger: logger)
+    }
+
+    /// Joins a group: connects to corosync (`cpg_model_initialize`, model v1 with ring changes
+    /// and the initial ring), joins (`cpg_join`) and starts reading events.
+    ///
+    /// The first events of every group are a membership change that lists this process as
+    /// joined, and the ring the cluster runs on.
+    ///
+    /// - Throws: ``CPGError`` with ``CPGError/Code/unreachable`` when no corosync answers,
+    ///   ``CPGError/Code/alreadyJoined`` when this process is a member already,
+    ///   ``CPGError/Code/accessDenied`` when corosync refuses this user.
+    public static func join(
+        _ name: CPGGroupName,
+        configuration: CPGConfiguration = CPGConfiguration(),
+        logger: Logger = CPGGroup.silentLogger
+    ) async throws(CPGError) -> CPGGroup {
+        let queue = DispatchQueue(label: "swift-cpg.group")
+        let executor = DispatchQueueExecutor(queue: queue)
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: configuration.joinRetryTimeout)
+        var delay = Duration.milliseconds(5)
+        while true {
+            // Blocking IPC, on the group's own queue rather than the cooperative pool.
+            let attempt: Result<(LibCPGHandle, CPGMember, Int)?, CPGError> = await withCheckedContinuation { continuation in
+                queue.async {
+                    continuation.resume(returning: Result { () throws(CPGError) in try Self.connectAndJoin(name, configuration) })
+                }
+            }
+            if let (handle, member, atomic) = try attempt.get() {
+                let group = CPGGroup(
+                    name: name,
+                    configuration: configuration,
+                    logger: logger,
+                    handle: handle,
+                    localMember: member,
+                    maxAtomicMessageSize: atomic,
+                    executor: executor
+                )
+                await group.startReading()
+                group.logger.debug("joined CPG group")
+                return group
+            }
+            // CS_ERR_TRY_AGAIN: this process's previous membership is still being removed.
+            guard clock.now < deadline else {
+                throw CPGError(
+                    .corosync,
+                    "cpg_join kept answering try-again for \(configuration.joinRetryTimeout)",
+                    status: .tryAgain
+                )
+            }
+            try? await Task.sleep(for: delay)
+            delay = min(delay * 2, .milliseconds(200))
+        }
+    }
+
+    /// One connect-and-join attempt; `nil` means corosync answered `CS_ERR_TRY_AGAIN`.
+    private static func connectAndJoin(
+        _ name: CPGGroupName,
+        _ configuration: CPGConfiguration
+    ) throws(CPGError) -> (LibCPGHandle, CPGMember, Int)? {
+        let handle = try LibCPGHandle.connect(networkNamespace: configuration.networkNamespace)
+        let nodeID = try handle.localNodeID()
+        let atomic = try handle.maxAtomicMessageSize()
+        switch handle.join(name) {
+        case .ok:
+            return (handle, CPGMember(nodeID: nodeID, pid: UInt32(getpid())), atomic)
+        case .tryAgain:
+            handle.finalize()
+            return nil
+        case .exist:
+            handle.finalize()
+            throw CPGError(
+                .alreadyJoined,
+                "this process is already a member of group \(name) (a process joins a group once)",
+                status: .exist
+            )
+        case let status:
+            handle.finalize()
+            throw CPGError.call("cpg_join", status)
+        }
+    }
+
+    /// A logger that discards everything: the default when the caller passes none.
+    public static let silentLogger = Logger(label: "swift-cpg", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    // MARK: Events
+
+    /// Every event of the group, in order: messages, membership changes and ring changes.
+    ///
+    /// Each access is a new subscription; see ``CPGEventSequence`` for where it starts and how
+    /// backpressure works.
+    public nonisolated var events: CPGEventSequence<CPGEvent> {
+        CPGEventSequence(self.log.subscribe(kinds: .all)) { $0 }
+    }
+
+    /// The messages delivered to this member, in total order.
+    public nonisolated var messages: CPGEventSequence<CPGMessage> {
+        CPGEventSequence(self.log.subscribe(kinds: .messages)) {
+            if case .message(let message) = $0 { return message }
+            return nil
+        }
+    }
+
+    /// The group's membership changes, in order.
+    public nonisolated var membershipChanges: CPGEventSequence<CPGMembershipChange> {
+        CPGEventSequence(self.log.subscribe(kinds: .membership)) {
+            if case .membership(let change) = $0 { return change }
+            return nil
+        }
+    }
+
+    /// The totem ring changes, in order; the first describes the ring at join.
+    public nonisolated var ringChanges: CPGEventSequence<CPGRingChange> {
+        CPGEventSequence(self.log.subscribe(kinds: .ring)) {
+            if case .ring(let change) = $0 { return change }
+            return nil
+        }
+    }
+
+    // MARK: Queries
+
+    /// The group's current members on every node, as this node's corosync knows them
+    /// (`cpg_membership_get`).
+    ///
+    /// - Throws: ``CPGError/Code/notJoined`` after leave, ``CPGError/Code/closed`` after close.
+    public func members() async throws(CPGError) -> [CPGMember] {
+        await self.awaitRequestChannel()
+        if let error = self.lifecycle.errorForJoinedCall { throw error }
+        guard let handle = self.handle else { throw CPGError(.closed, "the group was closed") }
+        return try handle.membership(self.name)
+    }
+
+    /// Whether corosync asks senders to hold back (`cpg_flow_control_state_get`).
+    ///
+    /// Corosync 3 always answers `false`: it signals flow control by answering sends with
+    /// `CS_ERR_TRY_AGAIN`, which ``send(_:)`` waits out by itself.
+    public func flowControlEnabled() async throws(CPGError) -> Bool {
+        if let error = self.lifecycle.errorForJoinedCall { throw error }
+        guard let handle = self.handle else { throw CPGError(.closed, "the group was closed") }
+        return try handle.flowControlEnabled()
+    }
+
+    // MARK: Leaving and closing
+
+    /// Leaves the group (`cpg_leave`) and returns once this member's own departure has been
+    /// delivered; the event sequences then end after the membership change that shows it.
+    ///
+    /// Calling it again, or after ``close()``, does nothing. While the leave is under way the
+    /// group keeps reading even if its buffer is full, so a stalled consumer cannot hold it up.
+    /// Pending sends fail with ``CPGError/Code/notJoined``.
+    public func leave() async throws(CPGError) {
+        switch self.lifecycle.leaveRequested() {
+        case .done:
+            return
+        case .waitForLeave:
+            await withCheckedContinuation { self.leaveWaiters.append($0) }
+            return
+        case .requestLeave:
+            break
+        }
+        await self.awaitRequestChannel()
+        guard self.lifecycle.leaveRequested() == .requestLeave, let handle = self.handle else { return }
+        let status = handle.leave(self.name)
+        guard status == .ok else { throw CPGError.call("cpg_leave", status) }
+        self.lifecycle.leaveAccepted()
+        self.failQueuedSends(CPGError(.notJoined, "the group was left"))
+        self.logger.debug("left CPG group, waiting for own leave")
+        self.resumeReading()
+        await withCheckedContinuation { self.leaveWaiters.append($0) }
+    }
+
+    /// Closes the connection (`cpg_finalize`) without waiting for a leave: the other members see
+    /// this process go with reason `procdown`. Events already buffered are still delivered, then
+    /// the sequences end; pending sends fail with ``CPGError/Code/closed``. Idempotent.
+    public func close() {
+        self.teardown(self.lifecycle.closeRequested())
+    }
+}
+
+/// The metadata keys the group logs with.
+enum CPGLogKey {
+    static let group = "cpg.group"
+    static let nodeID = "cpg.nodeid"
+}

@@ -1,0 +1,159 @@
+import Dispatch
+
+extension CPGGroup {
+    /// How many events one firing of the source dispatches before yielding the queue.
+    private static let dispatchBatch = 64
+
+    /// Creates the DispatchSource on the handle's fd, on the actor's queue, and starts it.
+    func startReading() {
+        guard let handle = self.handle, self.source == nil else { return }
+        let fd: Int32
+        do {
+            fd = try handle.fileDescriptor()
+        } catch {
+            self.teardown(self.lifecycle.connectionLost(error))
+            return
+        }
+        let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: self.queueForSource)
+        source.setEventHandler { [weak self] in
+            // The source fires on the actor's queue: enter the actor without a task hop.
+            self?.assumeIsolated { $0.readReady() }
+        }
+        source.setCancelHandler { [weak self] in
+            // The fd stops being watched only now, so only now may the handle be finalized.
+            guard let self else {
+                handle.finalize()
+                return
+            }
+            self.assumeIsolated { group in
+                if group.largeSendInFlight {
+                    group.finalizeAfterLargeSend = true
+                } else {
+                    handle.finalize()
+                }
+            }
+        }
+        self.source = source
+        self.log.onResumeProducer { [weak self] in
+            guard let self else { return }
+            self.queueForSource.async {
+                self.assumeIsolated { $0.resumeReading() }
+            }
+        }
+        self.resumeReading()
+    }
+
+    /// The actor's queue: the source and every hop back into the actor run on it.
+    nonisolated var queueForSource: DispatchQueue {
+        self.executor.queue
+    }
+
+    /// Resumes the source if the group reads and the buffer has room (or a leave is under way).
+    func resumeReading() {
+        guard let source = self.source, !self.sourceResumed, self.lifecycle.isReading else { return }
+        if self.log.producerPaused, self.lifecycle.state == .joined { return }
+        self.sourceResumed = true
+        source.resume()
+    }
+
+    private func pauseReading() {
+        guard let source = self.source, self.sourceResumed else { return }
+        self.sourceResumed = false
+        source.suspend()
+    }
+
+    /// The fd is readable: dispatch events one at a time until none waits, the buffer is full,
+    /// or the batch is done (the level-triggered source fires again for the rest).
+    func readReady() {
+        var ownDelivered = false
+        for _ in 0..<Self.dispatchBatch {
+            guard self.lifecycle.isReading, let handle = self.handle else { return }
+            let status = handle.dispatchOne()
+            if status == .tryAgain { break }
+            guard status == .ok else {
+                self.teardown(
+                    self.lifecycle.connectionLost(
+                        CPGError(.connectionLost, "the connection to corosync was lost (cpg_dispatch failed)", status: status)
+                    )
+                )
+                return
+            }
+            guard !handle.sink.events.isEmpty else { continue }
+            var pause = false
+            var ownLeave = false
+            for event in handle.sink.events {
+                switch event {
+                case .message(let message):
+                    if message.sender == self.localMember {
+                        ownDelivered = true
+                        self.ownMessageDelivered(message)
+                    }
+                case .membership(let change):
+                    self.logger.info(
+                        "CPG membership changed",
+                        metadata: [
+                            "cpg.members": "\(change.members)",
+                            "cpg.joined": "\(change.joined)",
+                            "cpg.left": "\(change.left)",
+                        ]
+                    )
+                    if change.left.contains(where: { $0.member == self.localMember }) { ownLeave = true }
+                case .ring(let change):
+                    self.logger.debug("totem ring changed", metadata: ["cpg.ring": "\(change.ringID)"])
+                }
+                if self.log.append(event) { pause = true }
+            }
+            handle.sink.events.removeAll(keepingCapacity: true)
+            if ownLeave {
+                self.teardown(self.lifecycle.ownLeaveDelivered())
+                return
+            }
+            if pause, self.lifecycle.state == .joined {
+                self.pauseReading()
+                break
+            }
+        }
+        if ownDelivered, !self.sendQueue.isEmpty {
+            // Own messages came back, so corosync's queue moved: a good moment to retry.
+            self.drainSendQueue()
+        }
+    }
+
+    /// Stops for good: the source is cancelled (its handler finalizes the handle), the streams
+    /// end, and everything that still waits is failed or released.
+    func teardown(_ action: GroupLifecycle.TeardownAction) {
+        guard case .teardown(let streamError, let pendingError) = action else { return }
+        if let source = self.source {
+            if !self.sourceResumed {
+                self.sourceResumed = true
+                source.resume()
+            }
+            source.cancel()
+            self.source = nil
+        } else if !self.largeSendInFlight {
+            self.handle?.finalize()
+        } else {
+            self.finalizeAfterLargeSend = true
+        }
+        if !self.largeSendInFlight { self.handle = nil }
+        self.log.finish(streamError)
+        self.failQueuedSends(pendingError)
+        for confirmation in self.confirmations {
+            confirmation.continuation.resume(throwing: pendingError)
+        }
+        self.confirmations.removeAll()
+        let leaveWaiters = self.leaveWaiters
+        self.leaveWaiters.removeAll()
+        for waiter in leaveWaiters { waiter.resume() }
+        if let streamError {
+            self.logger.info("CPG group stopped", metadata: ["cpg.error": "\(streamError)"])
+        }
+    }
+
+    /// Waits while a fragmented send uses the request channel.
+    func awaitRequestChannel() async {
+        while self.largeSendInFlight {
+            await withCheckedContinuation { self.requestChannelWaiters.append($0) }
+        }
+    }
+}

@@ -1,0 +1,127 @@
+import Synchronization
+
+/// The shared storage of a group's event log: the state machine behind a lock, with every
+/// continuation resumed outside the lock.
+///
+/// The group appends from its queue; consumers read from any task. When the state machine says
+/// the producer may resume, ``EventLog`` calls the group's resume hook.
+final class EventLog: Sendable {
+    typealias Waiter = UnsafeContinuation<CPGEvent?, any Error>
+    typealias StateMachine = EventLogStateMachine<Waiter>
+
+    private let state: Mutex<StateMachine>
+    private let resumeProducerHook: Mutex<(@Sendable () -> Void)?>
+
+    init(limits: StateMachine.Limits) {
+        self.state = Mutex(StateMachine(limits: limits))
+        self.resumeProducerHook = Mutex(nil)
+    }
+
+    /// Sets what to call when a paused producer may read again.
+    func onResumeProducer(_ hook: @escaping @Sendable () -> Void) {
+        self.resumeProducerHook.withLock { $0 = hook }
+    }
+
+    /// A new subscription, starting at the oldest event the log holds.
+    func subscribe(kinds: CPGEventKinds) -> EventSubscription {
+        EventSubscription(log: self, id: self.state.withLock { $0.subscribe(kinds: kinds) })
+    }
+
+    /// Appends an event; answers whether the producer must pause.
+    func append(_ event: CPGEvent) -> Bool {
+        let action = self.state.withLock { $0.append(event) }
+        switch action.wakeups {
+        case .none: break
+        case .one(let waiter, let event): waiter.resume(returning: event)
+        case .many(let list): for (waiter, event) in list { waiter.resume(returning: event) }
+        }
+        return action.pauseProducer
+    }
+
+    /// Whether the producer is paused and waiting for room.
+    var producerPaused: Bool { self.state.withLock { $0.producerPaused } }
+
+    /// Ends the log: consumers read what it holds, then end with `error` (or normally).
+    func finish(_ error: CPGError?) {
+        let waiters = self.state.withLock { $0.finish(error) }
+        for waiter in waiters {
+            if let error { waiter.resume(throwing: error) } else { waiter.resume(returning: nil) }
+        }
+    }
+
+    func unsubscribe(_ id: StateMachine.SubscriberID) {
+        let action = self.state.withLock { $0.unsubscribe(id) }
+        action.waiter?.resume(returning: nil)
+        if action.resumeProducer { self.resumeProducer() }
+    }
+
+    func next(_ id: StateMachine.SubscriberID) async throws(CPGError) -> CPGEvent? {
+        // Fast path: an event is ready, no continuation needed.
+        switch self.state.withLock({ $0.poll(id) }) {
+        case .ready(let next, let resume):
+            if resume { self.resumeProducer() }
+            return try Self.unwrap(next)
+        case .empty(let resume):
+            if resume { self.resumeProducer() }
+        }
+        do {
+            return try await withTaskCancellationHandler {
+                try await withUnsafeThrowingContinuation { (continuation: Waiter) in
+                    self.suspend(id, continuation)
+                }
+            } onCancel: {
+                // A cancelled consumer ends its subscription: it returns nil and holds nothing back.
+                self.unsubscribe(id)
+            }
+        } catch {
+            // Only CPGError is ever resumed into a waiter (see `finish` and `suspend`).
+            throw error as! CPGError
+        }
+    }
+
+    private func suspend(_ id: StateMachine.SubscriberID, _ waiter: Waiter) {
+        let action = self.state.withLock { $0.suspend(id, waiter: waiter) }
+        switch action {
+        case .suspended(let resume):
+            if resume { self.resumeProducer() }
+        case .resume(let waiter, let next, let resume):
+            if resume { self.resumeProducer() }
+            switch next {
+            case .event(let event): waiter.resume(returning: event)
+            case .end(nil): waiter.resume(returning: nil)
+            case .end(let error?): waiter.resume(throwing: error)
+            }
+        }
+    }
+
+    private func resumeProducer() {
+        self.resumeProducerHook.withLock { $0 }?()
+    }
+
+    private static func unwrap(_ next: StateMachine.Next) throws(CPGError) -> CPGEvent? {
+        switch next {
+        case .event(let event): return event
+        case .end(nil): return nil
+        case .end(let error?): throw error
+        }
+    }
+}
+
+/// One subscription to an ``EventLog``; dropping it (with every iterator of it) unsubscribes.
+final class EventSubscription: Sendable {
+    let log: EventLog
+    let id: EventLog.StateMachine.SubscriberID
+
+    init(log: EventLog, id: EventLog.StateMachine.SubscriberID) {
+        self.log = log
+        self.id = id
+    }
+
+    deinit {
+        self.log.unsubscribe(self.id)
+    }
+
+    func next() async throws(CPGError) -> CPGEvent? {
+        try await self.log.next(self.id)
+    }
+}

@@ -1,0 +1,232 @@
+import CLibCPG
+import Dispatch
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The one owner of a libcpg handle: every libcpg call of the package goes through here, and each
+/// C status becomes a ``CPGStatus`` or a thrown ``CPGError``.
+///
+/// The handle is finalized exactly once, by ``finalize()`` or at the latest by `deinit`.
+// @unchecked Sendable: `handle` and `sink` are immutable references, and libcpg guards every call
+// with its own handle-database lock. The owning actor makes all calls from its serial queue,
+// except one blocking fragmented send at a time, which it runs elsewhere while holding every other
+// request back (libcpg keeps the dispatch channel apart from the request channel, as corosync's
+// own cpgbench relies on). `isFinalized` is only touched on the actor's queue or in deinit.
+final class LibCPGHandle: @unchecked Sendable {
+    let handle: cpg_handle_t
+    let sink: CallbackSink
+    private var isFinalized = false
+
+    private init(handle: cpg_handle_t, sink: CallbackSink) {
+        self.handle = handle
+        self.sink = sink
+    }
+
+    deinit {
+        self.finalize()
+    }
+
+    /// Connects to corosync (`cpg_model_initialize`, model v1 with totem configuration changes
+    /// and the initial ring).
+    ///
+    /// - Parameter networkNamespace: a path such as `/run/netns/NAME`: the connection is made from
+    ///   a thread that entered that network namespace, and so reaches that namespace's corosync.
+    static func connect(networkNamespace: String? = nil) throws(CPGError) -> LibCPGHandle {
+        guard let networkNamespace else { return try self.connectHere() }
+        nonisolated(unsafe) var result: Result<LibCPGHandle, CPGError>?
+        let done = DispatchSemaphore(value: 0)
+        // A thread of its own: setns changes the calling thread for good, and no pool thread may
+        // be left inside another namespace. The IPC connection keeps the namespace it was made in.
+        let started = runOnFreshThread {
+            defer { done.signal() }
+            let fd = open(networkNamespace, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else {
+                result = .failure(CPGError(.unreachable, "cannot open network namespace \(networkNamespace): errno \(errno)"))
+                return
+            }
+            defer { close(fd) }
+            guard swift_cpg_enter_network_namespace(fd) == 0 else {
+                result = .failure(CPGError(.unreachable, "cannot enter network namespace \(networkNamespace): errno \(errno)"))
+                return
+            }
+            result = Result { () throws(CPGError) in try self.connectHere() }
+        }
+        guard started else {
+            throw CPGError(.unreachable, "cannot start a thread to enter network namespace \(networkNamespace)")
+        }
+        done.wait()
+        return try result!.get()
+    }
+
+    private static func connectHere() throws(CPGError) -> LibCPGHandle {
+        let sink = CallbackSink()
+        var model = CallbackSink.modelData()
+        var handle: cpg_handle_t = 0
+        let context = Unmanaged.passUnretained(sink).toOpaque()
+        let status = withUnsafeMutablePointer(to: &model) { pointer in
+            pointer.withMemoryRebound(to: cpg_model_data_t.self, capacity: 1) { modelData in
+                CPGStatus(cpg_model_initialize(&handle, CPG_MODEL_V1, modelData, context))
+            }
+        }
+        switch status {
+        case .ok:
+            return LibCPGHandle(handle: handle, sink: sink)
+        case .library:
+            throw CPGError(
+                .unreachable,
+                "corosync is not reachable: no daemon answers the CPG IPC socket (is corosync running?)",
+                status: status
+            )
+        default:
+            throw CPGError.call("cpg_model_initialize", status)
+        }
+    }
+
+    /// Finalizes the handle (`cpg_finalize`) once; later calls do nothing.
+    func finalize() {
+        guard !self.isFinalized else { return }
+        self.isFinalized = true
+        _ = cpg_finalize(self.handle)
+    }
+
+    /// The file descriptor that becomes readable when events wait (`cpg_fd_get`).
+    func fileDescriptor() throws(CPGError) -> Int32 {
+        var fd: Int32 = -1
+        try check("cpg_fd_get", cpg_fd_get(self.handle, &fd))
+        return fd
+    }
+
+    /// The largest message corosync sends in one piece (`cpg_max_atomic_msgsize_get`).
+    func maxAtomicMessageSize() throws(CPGError) -> Int {
+        var size: UInt32 = 0
+        try check("cpg_max_atomic_msgsize_get", cpg_max_atomic_msgsize_get(self.handle, &size))
+        return Int(size)
+    }
+
+    /// This node's id (`cpg_local_get`).
+    func localNodeID() throws(CPGError) -> UInt32 {
+        var nodeID: UInt32 = 0
+        try check("cpg_local_get", cpg_local_get(self.handle, &nodeID))
+        return nodeID
+    }
+
+    /// Joins a group (`cpg_join`); answers the raw status so the caller can retry `CS_ERR_TRY_AGAIN`.
+    func join(_ group: CPGGroupName) -> CPGStatus {
+        (try? group.withCName { CPGStatus(cpg_join(self.handle, $0)) }) ?? .invalidParameter
+    }
+
+    /// Leaves a group (`cpg_leave`); answers the raw status.
+    func leave(_ group: CPGGroupName) -> CPGStatus {
+        (try? group.withCName { CPGStatus(cpg_leave(self.handle, $0)) }) ?? .invalidParameter
+    }
+
+    /// The members of a group (`cpg_membership_get`). The daemon's reply can hold 384 entries
+    /// (`PROCESSOR_COUNT_MAX`), not `CPG_MEMBERS_MAX`, and libcpg copies them all: the buffer is
+    /// sized for the reply.
+    func membership(_ group: CPGGroupName) throws(CPGError) -> [CPGMember] {
+        var list = [cpg_address](repeating: cpg_address(), count: 384)
+        var count: Int32 = Int32(list.count)
+        try group.withCName { (name) throws(CPGError) in
+            var name = name.pointee
+            try check("cpg_membership_get", cpg_membership_get(self.handle, &name, &list, &count))
+        }
+        return list.prefix(Int(count)).map { CPGMember(nodeID: $0.nodeid, pid: $0.pid) }
+    }
+
+    /// Whether corosync asks senders to hold back (`cpg_flow_control_state_get`). Corosync 3
+    /// always answers "disabled": flow control shows as `CS_ERR_TRY_AGAIN` from sends instead.
+    func flowControlEnabled() throws(CPGError) -> Bool {
+        var state = CPG_FLOW_CONTROL_DISABLED
+        try check("cpg_flow_control_state_get", cpg_flow_control_state_get(self.handle, &state))
+        return state == CPG_FLOW_CONTROL_ENABLED
+    }
+
+    /// Sends one message made of `buffers` (`cpg_mcast_joined`, `CPG_TYPE_AGREED`).
+    ///
+    /// Returns the raw status: `CS_OK` (accepted), `CS_ERR_TRY_AGAIN` (flow control) or a failure.
+    /// Above the atomic size libcpg fragments the message and blocks, sleeping between retries.
+    func multicast(_ buffers: UnsafeBufferPointer<iovec>) -> CPGStatus {
+        CPGStatus(cpg_mcast_joined(self.handle, CPG_TYPE_AGREED, buffers.baseAddress, UInt32(buffers.count)))
+    }
+
+    /// Dispatches at most one event without blocking (`cpg_dispatch(CS_DISPATCH_ONE_NONBLOCKING)`).
+    ///
+    /// The event (if any) lands in ``sink``. `CS_ERR_TRY_AGAIN` means nothing was waiting.
+    func dispatchOne() -> CPGStatus {
+        CPGStatus(cpg_dispatch(self.handle, CS_DISPATCH_ONE_NONBLOCKING))
+    }
+
+    /// Walks corosync's table of groups and members (`cpg_iteration_*`).
+    func iterate(_ scope: LibCPGIterationScope) throws(CPGError) -> [(group: CPGGroupName, member: CPGMember)] {
+        var iteration: cpg_iteration_handle_t = 0
+        switch scope {
+        case .all:
+            try check("cpg_iteration_initialize", cpg_iteration_initialize(self.handle, CPG_ITERATION_ALL, nil, &iteration))
+        case .namesOnly:
+            try check("cpg_iteration_initialize", cpg_iteration_initialize(self.handle, CPG_ITERATION_NAME_ONLY, nil, &iteration))
+        case .group(let group):
+            try group.withCName { (name) throws(CPGError) in
+                try check("cpg_iteration_initialize", cpg_iteration_initialize(self.handle, CPG_ITERATION_ONE_GROUP, name, &iteration))
+            }
+        }
+        defer { _ = cpg_iteration_finalize(iteration) }
+        var rows: [(group: CPGGroupName, member: CPGMember)] = []
+        while true {
+            var description = cpg_iteration_description_t()
+            let status = CPGStatus(cpg_iteration_next(iteration, &description))
+            if status == .noSections { break }
+            try check("cpg_iteration_next", status)
+            let group = withUnsafePointer(to: &description.group) { CPGGroupName(copying: $0) }
+            rows.append((group, CPGMember(nodeID: description.nodeid, pid: description.pid)))
+        }
+        return rows
+    }
+}
+
+/// Runs `body` on a new detached POSIX thread; false if no thread could be started.
+private func runOnFreshThread(_ body: @escaping () -> Void) -> Bool {
+    final class Box {
+        let body: () -> Void
+        init(_ body: @escaping () -> Void) { self.body = body }
+    }
+    let box = Unmanaged.passRetained(Box(body)).toOpaque()
+    var thread = pthread_t()
+    let created = pthread_create(&thread, nil, { argument in
+        let box = Unmanaged<Box>.fromOpaque(argument!).takeRetainedValue()
+        box.body()
+        return nil
+    }, box)
+    guard created == 0 else {
+        Unmanaged<Box>.fromOpaque(box).release()
+        return false
+    }
+    pthread_detach(thread)
+    return true
+}
+
+/// What a `cpg_iteration_initialize` walks.
+enum LibCPGIterationScope {
+    /// Every group with every member (`CPG_ITERATION_ALL`).
+    case all
+    /// Every group's name once (`CPG_ITERATION_NAME_ONLY`).
+    case namesOnly
+    /// One group's members (`CPG_ITERATION_ONE_GROUP`).
+    case group(CPGGroupName)
+}
+
+extension CPGStatus {
+    init(_ error: cs_error_t) {
+        self.init(rawValue: error.rawValue)
+    }
+}
+
+/// Throws the error for `function` unless `status` is `CS_OK`.
+private func check(_ function: String, _ status: cs_error_t) throws(CPGError) {
+    try check(function, CPGStatus(status))
+}
+
+private func check(_ function: String, _ status: CPGStatus) throws(CPGError) {
+    guard status == .ok else { throw CPGError.call(function, status) }
+}

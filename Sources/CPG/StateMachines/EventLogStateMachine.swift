@@ -1,0 +1,225 @@
+import DequeModule
+
+/// The bounded, ordered log of a group's events and the cursors of the subscriptions reading it.
+///
+/// One log holds every event once, in `cpg_dispatch` order; each subscription reads it through
+/// its own cursor and skips the kinds it does not want, so every subscription sees its events in
+/// exactly the dispatch order. An event stays until every live subscription has passed it; while
+/// no subscription is live, events stay for the next one. When the log reaches its limits the
+/// producer (the group, reading corosync's fd) must pause, and it is told to resume when the
+/// log has drained to half its limits. Nothing is ever dropped.
+///
+/// A pure value: one mutating method per event, each returning what the caller must do.
+/// `Waiter` is whatever resumes a suspended consumer (a continuation in production).
+struct EventLogStateMachine<Waiter> {
+    /// How much the log may hold before the producer pauses.
+    struct Limits: Hashable {
+        var events: Int
+        var bytes: Int
+    }
+
+    typealias SubscriberID = Int
+
+    /// What a consumer gets.
+    enum Next {
+        /// The next event for this subscription.
+        case event(CPGEvent)
+        /// The log has ended: finished normally (`nil`) or with an error.
+        case end(CPGError?)
+    }
+
+    /// The outcome of a poll for the next event.
+    enum PollAction {
+        /// An event or the end is ready; `resumeProducer` says the producer may read again.
+        case ready(Next, resumeProducer: Bool)
+        /// Nothing yet: call ``suspend(_:waiter:)``. Skipping unwanted events may still have freed
+        /// room, so the producer may have to resume.
+        case empty(resumeProducer: Bool)
+    }
+
+    /// The outcome of suspending a consumer.
+    enum SuspendAction {
+        /// Stay suspended until an append or the end resumes the waiter.
+        case suspended(resumeProducer: Bool)
+        /// Something arrived in between: resume the waiter now.
+        case resume(Waiter, Next, resumeProducer: Bool)
+    }
+
+    /// Waiters to resume after an append.
+    enum Wakeups {
+        case none
+        case one(Waiter, CPGEvent)
+        case many([(Waiter, CPGEvent)])
+    }
+
+    /// The outcome of an append.
+    struct AppendAction {
+        var wakeups: Wakeups
+        /// The log is at its limits: stop reading until told to resume.
+        var pauseProducer: Bool
+    }
+
+    /// The outcome of removing a subscription.
+    struct UnsubscribeAction {
+        /// A waiter that was suspended: resume it with the end.
+        var waiter: Waiter?
+        var resumeProducer: Bool
+    }
+
+    private struct Subscriber {
+        var cursor: UInt64
+        let kinds: CPGEventKinds
+        var waiter: Waiter?
+    }
+
+    private enum Terminal {
+        case open
+        case ended(CPGError?)
+    }
+
+    let limits: Limits
+    private var entries: Deque<CPGEvent> = []
+    /// The sequence number of `entries.first`.
+    private var firstSequence: UInt64 = 0
+    private var bytes = 0
+    private var subscribers: [SubscriberID: Subscriber] = [:]
+    private var nextSubscriberID: SubscriberID = 0
+    private var terminal = Terminal.open
+    /// Whether the producer was told to pause and not yet told to resume.
+    private(set) var producerPaused = false
+
+    init(limits: Limits) {
+        precondition(limits.events > 0 && limits.bytes > 0, "event buffer limits must be positive")
+        self.limits = limits
+    }
+
+    private var endSequence: UInt64 { self.firstSequence + UInt64(self.entries.count) }
+
+    /// How many events the log holds.
+    var count: Int { self.entries.count }
+    /// The estimated bytes the log holds.
+    var byteCount: Int { self.bytes }
+    /// How many subscriptions are live.
+    var subscriberCount: Int { self.subscribers.count }
+    /// Whether the log has ended.
+    var isEnded: Bool {
+        if case .ended = self.terminal { return true }
+        return false
+    }
+
+    /// A new subscription; it starts at the oldest event the log holds.
+    mutating func subscribe(kinds: CPGEventKinds) -> SubscriberID {
+        let id = self.nextSubscriberID
+        self.nextSubscriberID += 1
+        self.subscribers[id] = Subscriber(cursor: self.firstSequence, kinds: kinds, waiter: nil)
+        return id
+    }
+
+    /// The producer has an event.
+    mutating func append(_ event: CPGEvent) -> AppendAction {
+        guard case .open = self.terminal else {
+            return AppendAction(wakeups: .none, pauseProducer: false)
+        }
+        let sequence = self.endSequence
+        self.entries.append(event)
+        self.bytes += event.approximateByteCount
+        let kind = event.kind
+        var wakeups = Wakeups.none
+        for (id, subscriber) in self.subscribers where subscriber.waiter != nil && subscriber.cursor == sequence {
+            // A suspended subscriber has read everything before this event: it takes the event
+            // or, if it does not want this kind, skips it.
+            self.subscribers[id]!.cursor = sequence + 1
+            guard subscriber.kinds.contains(kind), let waiter = subscriber.waiter else { continue }
+            self.subscribers[id]!.waiter = nil
+            switch wakeups {
+            case .none: wakeups = .one(waiter, event)
+            case .one(let first, let firstEvent): wakeups = .many([(first, firstEvent), (waiter, event)])
+            case .many(var list):
+                list.append((waiter, event))
+                wakeups = .many(list)
+            }
+        }
+        self.trim()
+        let full = self.entries.count >= self.limits.events || self.bytes >= self.limits.bytes
+        if full { self.producerPaused = true }
+        return AppendAction(wakeups: wakeups, pauseProducer: full)
+    }
+
+    /// A consumer asks for its next event without waiting.
+    mutating func poll(_ id: SubscriberID) -> PollAction {
+        guard var subscriber = self.subscribers[id] else { return .ready(.end(nil), resumeProducer: false) }
+        while subscriber.cursor < self.endSequence {
+            let event = self.entries[Int(subscriber.cursor - self.firstSequence)]
+            subscriber.cursor += 1
+            if subscriber.kinds.contains(event.kind) {
+                self.subscribers[id] = subscriber
+                return .ready(.event(event), resumeProducer: self.trimAndCheckResume())
+            }
+        }
+        self.subscribers[id] = subscriber
+        let resume = self.trimAndCheckResume()
+        if case .ended(let error) = self.terminal {
+            return .ready(.end(error), resumeProducer: resume)
+        }
+        return .empty(resumeProducer: resume)
+    }
+
+    /// A consumer found nothing and suspends with `waiter`.
+    mutating func suspend(_ id: SubscriberID, waiter: Waiter) -> SuspendAction {
+        switch self.poll(id) {
+        case .ready(let next, let resume):
+            return .resume(waiter, next, resumeProducer: resume)
+        case .empty(let resume):
+            self.subscribers[id]?.waiter = waiter
+            return .suspended(resumeProducer: resume)
+        }
+    }
+
+    /// A subscription ends (its consumer stopped, was cancelled, or was dropped).
+    mutating func unsubscribe(_ id: SubscriberID) -> UnsubscribeAction {
+        guard let subscriber = self.subscribers.removeValue(forKey: id) else {
+            return UnsubscribeAction(waiter: nil, resumeProducer: false)
+        }
+        return UnsubscribeAction(waiter: subscriber.waiter, resumeProducer: self.trimAndCheckResume())
+    }
+
+    /// The producer ends the log; suspended consumers are resumed with the end. Consumers still
+    /// behind read what the log holds first.
+    mutating func finish(_ error: CPGError?) -> [Waiter] {
+        guard case .open = self.terminal else { return [] }
+        self.terminal = .ended(error)
+        self.producerPaused = false
+        var waiters: [Waiter] = []
+        for (id, subscriber) in self.subscribers {
+            if let waiter = subscriber.waiter {
+                waiters.append(waiter)
+                self.subscribers[id]!.waiter = nil
+            }
+        }
+        return waiters
+    }
+
+    /// Drops the events every live subscription has passed.
+    private mutating func trim() {
+        guard !self.subscribers.isEmpty else { return }
+        var minimum = self.endSequence
+        for subscriber in self.subscribers.values where subscriber.cursor < minimum {
+            minimum = subscriber.cursor
+        }
+        while self.firstSequence < minimum {
+            let event = self.entries.removeFirst()
+            self.bytes -= event.approximateByteCount
+            self.firstSequence += 1
+        }
+    }
+
+    private mutating func trimAndCheckResume() -> Bool {
+        self.trim()
+        guard self.producerPaused,
+            self.entries.count <= self.limits.events / 2,
+            self.bytes <= self.limits.bytes / 2
+        else { return false }
+        self.producerPaused = false
+        return true
+    }
+}

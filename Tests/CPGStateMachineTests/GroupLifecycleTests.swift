@@ -1,0 +1,80 @@
+@testable import CPG
+import Testing
+
+@Suite("GroupLifecycle")
+struct GroupLifecycleTests {
+    @Test("leave: request, accept, own leave delivered, then nothing more")
+    func leaveFlow() {
+        var lifecycle = GroupLifecycle()
+        #expect(lifecycle.errorForJoinedCall == nil)
+        #expect(lifecycle.leaveRequested() == .requestLeave)
+        lifecycle.leaveAccepted()
+        #expect(lifecycle.state == .leaving)
+        #expect(lifecycle.isReading)
+        #expect(lifecycle.errorForJoinedCall?.code == .notJoined)
+        #expect(lifecycle.leaveRequested() == .waitForLeave)
+        guard case .teardown(nil, let pending) = lifecycle.ownLeaveDelivered() else {
+            Issue.record("expected a teardown")
+            return
+        }
+        #expect(pending.code == .notJoined)
+        #expect(!lifecycle.isReading)
+        #expect(lifecycle.leaveRequested() == .done)
+        #expect(lifecycle.closeRequested() == .none)
+        #expect(lifecycle.errorForJoinedCall?.code == .closed)
+    }
+
+    @Test("close is idempotent")
+    func closeTwice() {
+        var lifecycle = GroupLifecycle()
+        guard case .teardown(nil, let pending) = lifecycle.closeRequested() else {
+            Issue.record("expected a teardown")
+            return
+        }
+        #expect(pending.code == .closed)
+        #expect(lifecycle.closeRequested() == .none)
+        #expect(lifecycle.leaveRequested() == .done)
+    }
+
+    @Test("a lost connection ends the streams with the error, once")
+    func connectionLost() {
+        var lifecycle = GroupLifecycle()
+        let error = CPGError(.connectionLost, "gone", status: .library)
+        #expect(lifecycle.connectionLost(error) == .teardown(streamError: error, pendingError: error))
+        #expect(lifecycle.connectionLost(error) == .none)
+        #expect(lifecycle.closeRequested() == .none)
+        #expect(lifecycle.errorForJoinedCall == error)
+    }
+}
+
+@Suite("CPGStatus and CPGError")
+struct StatusTests {
+    @Test("every cs_error_t has its C name")
+    func names() {
+        #expect(CPGStatus.allKnown.count == 30)
+        for status in CPGStatus.allKnown {
+            #expect(status.name.hasPrefix("CS_"))
+        }
+        #expect(CPGStatus.tryAgain.description == "CS_ERR_TRY_AGAIN (6)")
+        #expect(CPGStatus(rawValue: 999).name == "cs_error_t(999)")
+        #expect(Set(CPGStatus.allKnown.map(\.name)).count == 30)
+    }
+
+    @Test("group names: 1 to 128 bytes, NUL distinct")
+    func groupNames() throws {
+        #expect(throws: CPGError.self) { try CPGGroupName("") }
+        #expect(throws: CPGError.self) { try CPGGroupName(String(repeating: "x", count: 129)) }
+        let longest = try CPGGroupName(String(repeating: "x", count: 128))
+        #expect(longest.bytes.count == 128)
+        let plain = try CPGGroupName("name")
+        let terminated = try CPGGroupName("name", includingNULTerminator: true)
+        #expect(plain != terminated)
+        #expect(terminated.description == "name\\x00")
+        do {
+            _ = try CPGGroupName(String(repeating: "x", count: 129))
+        } catch {
+            #expect(error.code == .invalidGroupName)
+            #expect(error.description.contains("128"))
+        }
+    }
+}

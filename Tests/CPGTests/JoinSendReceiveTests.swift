@@ -1,0 +1,49 @@
+import CPG
+import Foundation
+import Testing
+
+@Suite("Join, send and receive on the real daemon", .timeLimit(.minutes(1)))
+struct JoinSendReceiveTests {
+    @Test("the first events are our own join and the initial ring")
+    func initialEvents() async throws {
+        let name = uniqueGroupName()
+        let group = try await CPGGroup.join(name)
+        let events = try await group.events.first(2)
+        let membership = try #require(events.first?.membership)
+        #expect(membership.group == name)
+        #expect(membership.members == [group.localMember])
+        #expect(membership.joined == [CPGMemberChange(member: group.localMember, reason: .join)])
+        #expect(membership.left.isEmpty)
+        let ring = try #require(events.last?.ring)
+        #expect(ring.members.contains(group.localNodeID))
+        #expect(ring.ringID.sequence > 0)
+        await group.close()
+    }
+
+    @Test("a sent message is delivered back with its sender and bytes")
+    func roundTrip() async throws {
+        let group = try await CPGGroup.join(uniqueGroupName())
+        let messages = group.messages
+        try await group.send(Array("hello".utf8))
+        try await group.send(buffers: [Array("sca".utf8), [], Array("tter".utf8)])
+        let received = try await messages.first(2)
+        #expect(received.map(\.payload) == [Array("hello".utf8), Array("scatter".utf8)])
+        #expect(received.map(\.sender) == [group.localMember, group.localMember])
+        #expect(received.map(\.deliveryIndex) == [1, 2])
+        await group.close()
+    }
+
+    @Test("members() lists this process; leave ends the streams after our own leave")
+    func membersAndLeave() async throws {
+        let group = try await CPGGroup.join(uniqueGroupName())
+        let changes = group.membershipChanges
+        #expect(try await group.members() == [group.localMember])
+        try await group.leave()
+        var seen: [CPGMembershipChange] = []
+        for try await change in changes { seen.append(change) }
+        #expect(seen.count == 2)
+        #expect(seen.last?.left == [CPGMemberChange(member: group.localMember, reason: .leave)])
+        try await group.leave()  // idempotent
+        await #expect(throws: CPGError.self) { try await group.members() }
+    }
+}

@@ -1,0 +1,38 @@
+import CPG
+import Foundation
+
+/// A group name no other test (or earlier run) uses.
+func uniqueGroupName(_ label: String = #function) -> CPGGroupName {
+    let clean = label.prefix(40).filter { $0.isLetter || $0.isNumber }
+    return try! CPGGroupName("swift-cpg-test-\(clean)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+}
+
+extension AsyncSequence {
+    /// The first `count` elements (fewer if the sequence ends).
+    func first(_ count: Int) async throws -> [Element] {
+        var result: [Element] = []
+        guard count > 0 else { return result }
+        for try await element in self {
+            result.append(element)
+            if result.count == count { break }
+        }
+        return result
+    }
+}
+
+extension CPGEvent {
+    var message: CPGMessage? {
+        if case .message(let message) = self { return message }
+        return nil
+    }
+
+    var membership: CPGMembershipChange? {
+        if case .membership(let change) = self { return change }
+        return nil
+    }
+
+    var ring: CPGRingChange? {
+        if case .ring(let change) = self { return change }
+        return nil
+    }
+}
