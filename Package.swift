@@ -5,6 +5,7 @@ let package = Package(
     name: "swift-cpg",
     products: [
         .library(name: "CPG", targets: ["CPG"]),
+        .library(name: "CPGTesting", targets: ["CPGTesting"]),
         .executable(name: "cpgctl", targets: ["cpgctl"]),
         .executable(name: "cpg-chat", targets: ["Chat"]),
         .executable(name: "cpg-demo", targets: ["Demo"]),
@@ -27,6 +28,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
             ]
+        ),
+        // Real N-node corosync clusters in network namespaces, with faults, for tests.
+        .target(
+            name: "CPGTesting",
+            dependencies: ["CPG", .product(name: "Logging", package: "swift-log")]
         ),
         .executableTarget(
             name: "cpgctl",
@@ -55,6 +61,14 @@ let package = Package(
             exclude: ["README.md"]
         ),
         .testTarget(
+            name: "CPGTestingTests",
+            dependencies: ["CPGTesting", "cpg-c-peer"]
+        ),
+        .testTarget(
+            name: "CPGCtlTests",
+            dependencies: ["CPG", "CPGTesting", "cpgctl"]
+        ),
+        .testTarget(
             name: "CPGStateMachineTests",
             dependencies: ["CPG"]
         ),
@@ -62,6 +76,8 @@ let package = Package(
             name: "CPGTests",
             dependencies: [
                 "CPG",
+                "CPGTesting",
+                "cpg-c-peer",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

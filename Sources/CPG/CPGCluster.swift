@@ -44,12 +44,17 @@ public enum CPGCluster {
         try await self.withHandle(networkNamespace) { (handle) throws(CPGError) in try handle.maxAtomicMessageSize() }
     }
 
+    /// Blocking IPC runs on this serial queue, not on the global queues: Dispatch on Linux gives
+    /// those about one thread per core and a blocked one stalls unrelated work, while a serial
+    /// queue may get a thread of its own.
+    private static let queue = DispatchQueue(label: "swift-cpg.cluster")
+
     private static func withHandle<T: Sendable>(
         _ networkNamespace: String?,
         _ body: @escaping @Sendable (LibCPGHandle) throws(CPGError) -> T
     ) async throws(CPGError) -> T {
         let result: Result<T, CPGError> = await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
+            self.queue.async {
                 continuation.resume(
                     returning: Result { () throws(CPGError) in
                         let handle = try LibCPGHandle.connect(networkNamespace: networkNamespace)

@@ -72,13 +72,21 @@ extension CPGGroup {
         self.nextSendID += 1
         if self.sendQueue.isEmpty, !self.largeSendInFlight {
             if payload.byteCount > self.maxAtomicMessageSize {
-                let ownIndex = try await withCheckedThrowingContinuation { continuation in
-                    self.startLargeSend(payload, continuation)
+                // The confirmation is registered before libcpg starts: the message can be
+                // delivered back before its blocking send returns.
+                return try await withTaskCancellationHandler {
+                    try await withCheckedThrowingContinuation { continuation in
+                        self.startLargeSend(payload, continuation, confirmID: confirm ? id : nil)
+                    }
+                } onCancel: {
+                    self.queueForSource.async {
+                        self.assumeIsolated { $0.cancelSend(id) }
+                    }
                 }
-                return confirm ? try await self.awaitConfirmation(id: id, ownIndex: ownIndex) : ownIndex
             }
             switch self.attempt(payload) {
             case .accepted(let ownIndex):
+                if !self.queueWatches.isEmpty { self.reportQueueing(payload, queued: false) }
                 return confirm ? try await self.awaitConfirmation(id: id, ownIndex: ownIndex) : ownIndex
             case .failed(let error):
                 throw error
@@ -89,6 +97,7 @@ extension CPGGroup {
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 self.sendQueue.append(PendingSend(id: id, payload: payload, confirm: confirm, continuation: continuation))
+                if !self.queueWatches.isEmpty { self.reportQueueing(payload, queued: true) }
                 if self.sendQueue.count == 1 { self.drainSendQueue() }
             }
         } onCancel: {
@@ -123,6 +132,12 @@ extension CPGGroup {
                     continuation.resume(throwing: error)
                     return
                 }
+                guard ownIndex > self.lastDeliveredOwnIndex else {
+                    // Registered in the same actor turn as the acceptance, so this cannot happen;
+                    // fail rather than wait for a delivery that already went by.
+                    continuation.resume(throwing: CPGError(.corosync, "the message was delivered before its confirmation was registered"))
+                    return
+                }
                 self.confirmations.append(Confirmation(id: id, ownIndex: ownIndex, continuation: continuation))
             }
         } onCancel: {
@@ -148,6 +163,12 @@ extension CPGGroup {
             self.retryDelayMicroseconds = 250
             return .accepted(self.acceptedOwnMessages)
         case .tryAgain:
+            self.flowControlRetries += 1
+            if !self.flowControlWaiters.isEmpty {
+                let waiters = self.flowControlWaiters
+                self.flowControlWaiters.removeAll()
+                for waiter in waiters { waiter.resume() }
+            }
             return .tryAgain
         case .library:
             return .failed(CPGError(.connectionLost, "the connection to corosync was lost (cpg_mcast_joined failed)", status: status))

@@ -55,6 +55,11 @@ public actor CPGGroup {
     var nextSendID: UInt64 = 0
     var retryScheduled = false
     var retryDelayMicroseconds = 250
+    /// How many times a send met `CS_ERR_TRY_AGAIN` (for tests and metrics).
+    var flowControlRetries = 0
+    /// Payloads tests watch (see `ForTesting/`); empty in production.
+    var queueWatches: [[UInt8]: QueueWatch] = [:]
+    var flowControlWaiters: [CheckedContinuation<Void, Never>] = []
     /// A fragmented send runs off the actor; meanwhile nothing else uses the request channel.
     var largeSendInFlight = false
     var requestChannelWaiters: [CheckedContinuation<Void, Never>] = []
@@ -124,8 +129,8 @@ public actor CPGGroup {
     /// Joins a group: connects to corosync (`cpg_model_initialize`, model v1 with ring changes
     /// and the initial ring), joins (`cpg_join`) and starts reading events.
     ///
-    /// The first events of every group are a membership change that lists this process as
-    /// joined, and the ring the cluster runs on.
+    /// The first two events of every group are a membership change that lists this process as
+    /// joined and the ring the cluster runs on, in either order (corosync sends both at join).
     ///
     /// - Throws: ``CPGError`` with ``CPGError/Code/unreachable`` when no corosync answers,
     ///   ``CPGError/Code/alreadyJoined`` when this process is a member already,

@@ -4,17 +4,18 @@ import Testing
 
 @Suite("Join, send and receive on the real daemon", .timeLimit(.minutes(1)))
 struct JoinSendReceiveTests {
-    @Test("the first events are our own join and the initial ring")
+    @Test("the first two events are our own join and the initial ring, in either order")
     func initialEvents() async throws {
         let name = uniqueGroupName()
         let group = try await CPGGroup.join(name)
+        // Corosync sends both at join; under load the ring can come first.
         let events = try await group.events.first(2)
-        let membership = try #require(events.first?.membership)
+        let membership = try #require(events.compactMap(\.membership).first)
         #expect(membership.group == name)
         #expect(membership.members == [group.localMember])
         #expect(membership.joined == [CPGMemberChange(member: group.localMember, reason: .join)])
         #expect(membership.left.isEmpty)
-        let ring = try #require(events.last?.ring)
+        let ring = try #require(events.compactMap(\.ring).first)
         #expect(ring.members.contains(group.localNodeID))
         #expect(ring.ringID.sequence > 0)
         await group.close()

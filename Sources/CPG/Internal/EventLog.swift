@@ -38,6 +38,9 @@ final class EventLog: Sendable {
         return action.pauseProducer
     }
 
+    /// The most events the log held at once (for tests and benchmarks).
+    var peakCount: Int { self.state.withLock { $0.peakCount } }
+
     /// Whether the producer is paused and waiting for room.
     var producerPaused: Bool { self.state.withLock { $0.producerPaused } }
 

@@ -87,6 +87,8 @@ struct EventLogStateMachine<Waiter> {
     private var terminal = Terminal.open
     /// Whether the producer was told to pause and not yet told to resume.
     private(set) var producerPaused = false
+    /// The most events the log ever held at once.
+    private(set) var peakCount = 0
 
     init(limits: Limits) {
         precondition(limits.events > 0 && limits.bytes > 0, "event buffer limits must be positive")
@@ -140,6 +142,7 @@ struct EventLogStateMachine<Waiter> {
             }
         }
         self.trim()
+        self.peakCount = max(self.peakCount, self.entries.count)
         let full = self.entries.count >= self.limits.events || self.bytes >= self.limits.bytes
         if full { self.producerPaused = true }
         return AppendAction(wakeups: wakeups, pauseProducer: full)

@@ -276,6 +276,14 @@ static void install_signals(void)
 	sa.sa_handler = SIG_IGN;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGPIPE, &sa, NULL);
+
+	/* A parent may hand down a mask that blocks SIGTERM (a Swift test process spawns
+	 * children from Dispatch threads, which block most signals): unblock ours. */
+	sigset_t handled;
+	sigemptyset(&handled);
+	sigaddset(&handled, SIGTERM);
+	sigaddset(&handled, SIGINT);
+	sigprocmask(SIG_UNBLOCK, &handled, NULL);
 }
 
 static double now_seconds(void)

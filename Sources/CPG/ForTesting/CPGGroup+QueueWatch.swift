@@ -1,0 +1,44 @@
+extension CPGGroup {
+    /// What tests learn about one watched payload: queued behind flow control, or accepted at once.
+    struct QueueWatch {
+        var queued: Bool?
+        var waiter: CheckedContinuation<Bool, Never>?
+    }
+
+    /// Starts watching whether the next send of `payload` is queued (for tests).
+    func watchQueueing(of payload: [UInt8]) {
+        self.queueWatches[payload] = QueueWatch()
+    }
+
+    /// Whether the watched send of `payload` was queued behind flow control (true) or accepted
+    /// at once (false); waits until that send has reached the group.
+    func queueing(of payload: [UInt8]) async -> Bool {
+        if let queued = self.queueWatches[payload]?.queued {
+            self.queueWatches[payload] = nil
+            return queued
+        }
+        let queued = await withCheckedContinuation { self.queueWatches[payload]?.waiter = $0 }
+        self.queueWatches[payload] = nil
+        return queued
+    }
+
+    /// Called by ``send(_:)`` for watched payloads.
+    func reportQueueing(_ payload: SendPayload, queued: Bool) {
+        guard case .single(let bytes) = payload, var watch = self.queueWatches[bytes], watch.queued == nil else { return }
+        if let waiter = watch.waiter {
+            watch.waiter = nil
+            waiter.resume(returning: queued)
+        }
+        watch.queued = queued
+        self.queueWatches[bytes] = watch
+    }
+
+    /// Returns once a send has met `CS_ERR_TRY_AGAIN` (for tests).
+    func waitForFlowControl() async {
+        guard self.flowControlRetries == 0 else { return }
+        await withCheckedContinuation { self.flowControlWaiters.append($0) }
+    }
+
+    /// How many sends wait for corosync to accept them (for tests).
+    var queuedSendCount: Int { self.sendQueue.count }
+}

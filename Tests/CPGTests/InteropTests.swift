@@ -1,0 +1,115 @@
+@testable import CPG
+import Foundation
+import Testing
+
+@Suite("Interop with plain-C libcpg members in other processes", .timeLimit(.minutes(1)))
+struct InteropTests {
+    @Test("a Swift member and a C member in another process deliver the same messages in the same order")
+    func sameOrderAcrossProcesses() async throws {
+        let name = uniqueGroupName()
+        let group = try await CPGGroup.join(name)
+        let events = group.events
+        let count = 500
+        let peer = try PeerProcess(
+            product: "cpg-c-peer",
+            [String(decoding: name.bytes, as: UTF8.self), "--wait-members", "2", "--send", "\(count)", "--size", "200", "--prefix", "c", "--expect", "\(2 * count)"]
+        )
+        // Both send at once, once both are members.
+        var received: [CPGMessage] = []
+        var sending: Task<Void, any Error>?
+        for try await event in events {
+            if let change = event.membership, change.members.count == 2, sending == nil {
+                sending = Task {
+                    for index in 0..<count { try await group.send(Array("s\(index)".utf8)) }
+                }
+            }
+            if let message = event.message {
+                received.append(message)
+                if received.count == 2 * count { break }
+            }
+        }
+        try await sending?.value
+        #expect(await peer.exitStatus() == 0)
+        let peerMessages = await peer.allLines().compactMap(peerMessagePayload)
+        #expect(peerMessages.count == 2 * count)
+        #expect(peerMessages.map { CPGMember(nodeID: $0.nodeID, pid: $0.pid) } == received.map(\.sender))
+        #expect(peerMessages.map(\.payload) == received.map(\.payload))
+        let fromPeer = received.filter { $0.sender.pid == UInt32(peer.pid) }.map { String(decoding: $0.payload, as: UTF8.self) }
+        #expect(fromPeer.count == count)
+        #expect(fromPeer.first?.hasPrefix("c0") == true)
+        await group.close()
+    }
+
+    @Test("membership reasons: a C member that joins, one killed (procdown), one that leaves")
+    func membershipReasons() async throws {
+        let name = uniqueGroupName()
+        let group = try await CPGGroup.join(name)
+        let changes = group.membershipChanges
+        var iterator = changes.makeAsyncIterator()
+        let own = try #require(try await iterator.next())
+        #expect(own.joined == [CPGMemberChange(member: group.localMember, reason: .join)])
+
+        let killed = try PeerProcess(product: "cpg-c-peer", [String(decoding: name.bytes, as: UTF8.self)])
+        let killedMember = CPGMember(nodeID: group.localNodeID, pid: UInt32(killed.pid))
+        let joined = try #require(try await iterator.next())
+        #expect(joined.joined == [CPGMemberChange(member: killedMember, reason: .join)])
+        #expect(Set(joined.members) == [group.localMember, killedMember])
+        killed.kill(SIGKILL)
+        let down = try #require(try await iterator.next())
+        #expect(down.left == [CPGMemberChange(member: killedMember, reason: .processDown)])
+        #expect(down.members == [group.localMember])
+        _ = await killed.exitStatus()
+
+        let leaving = try PeerProcess(product: "cpg-c-peer", [String(decoding: name.bytes, as: UTF8.self)])
+        let leavingMember = CPGMember(nodeID: group.localNodeID, pid: UInt32(leaving.pid))
+        #expect(try await iterator.next()?.joined.map(\.member) == [leavingMember])
+        #expect(Set(try await group.members()) == [group.localMember, leavingMember])
+        leaving.kill(SIGTERM)  // the peer leaves, then exits
+        let left = try #require(try await iterator.next())
+        #expect(left.left == [CPGMemberChange(member: leavingMember, reason: .leave)])
+        #expect(await leaving.exitStatus() == 0)
+        await group.close()
+    }
+
+    @Test("a consumer that stalls while thousands of messages arrive loses none, and the buffer stays bounded")
+    func stalledConsumerLosesNothing() async throws {
+        var configuration = CPGConfiguration()
+        configuration.eventBufferCount = 100
+        let name = uniqueGroupName()
+        let group = try await CPGGroup.join(name, configuration: configuration)
+        let messages = group.messages  // subscribed, but not read until the sender is done
+        let count = 5000
+        let peer = try PeerProcess(
+            product: "cpg-c-peer",
+            [String(decoding: name.bytes, as: UTF8.self), "--wait-members", "2", "--send", "\(count)", "--size", "1000", "--prefix", "p", "--expect", "\(count)"]
+        )
+        // The peer exits once all its messages were ordered and delivered back to it, while
+        // this member read none of them.
+        #expect(await peer.exitStatus() == 0)
+        #expect(group.log.peakCount <= 100)
+        var index = 0
+        for try await message in messages {
+            let text = String(decoding: message.payload.prefix(while: { $0 != UInt8(ascii: ".") }), as: UTF8.self)
+            #expect(text == "p\(index)")
+            #expect(message.payload.count == 1000)
+            index += 1
+            if index == count { break }
+        }
+        #expect(index == count)
+        #expect(group.log.peakCount <= 100)
+        await group.close()
+    }
+
+    @Test("a subscription that is never iterated does not stall the others once dropped")
+    func droppedSubscriptionDoesNotStall() async throws {
+        var configuration = CPGConfiguration()
+        configuration.eventBufferCount = 16
+        let group = try await CPGGroup.join(uniqueGroupName(), configuration: configuration)
+        let messages = group.messages
+        _ = group.ringChanges  // created and dropped at once: no subscription remains
+        for index in 0..<200 { try await group.send(Array("m\(index)".utf8)) }
+        let received = try await messages.first(200)
+        #expect(received.map { String(decoding: $0.payload, as: UTF8.self) } == (0..<200).map { "m\($0)" })
+        await group.close()
+    }
+}

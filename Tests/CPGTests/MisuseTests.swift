@@ -1,0 +1,147 @@
+@testable import CPG
+import CPGTesting
+import Foundation
+import Testing
+
+@Suite("Bad input and misuse: typed errors, and the client still works", .timeLimit(.minutes(1)))
+struct MisuseTests {
+    @Test("too large, too many buffers: nothing sent, the group goes on")
+    func badSends() async throws {
+        var configuration = CPGConfiguration()
+        configuration.maximumMessageSize = 1000
+        let group = try await CPGGroup.join(uniqueGroupName(), configuration: configuration)
+        let messages = group.messages
+        do {
+            try await group.send([UInt8](repeating: 1, count: 1001))
+            Issue.record("an over-large send succeeded")
+        } catch let error as CPGError {
+            #expect(error.code == .messageTooLarge)
+            #expect(error.description.contains("1000"))
+        }
+        do {
+            try await group.send(buffers: [[UInt8]](repeating: [1], count: 64))
+            Issue.record("a 64-buffer send succeeded")
+        } catch let error as CPGError {
+            #expect(error.code == .tooManyBuffers)
+        }
+        try await group.send(buffers: [[UInt8]](repeating: [7], count: 63))
+        try await group.send([UInt8](repeating: 2, count: 1000))
+        try await group.send([])
+        let received = try await messages.first(3)
+        #expect(received.map(\.payload.count) == [63, 1000, 0])
+        await group.close()
+    }
+
+    @Test("exactly the atomic maximum, and one byte more, both arrive")
+    func atomicBoundary() async throws {
+        let group = try await CPGGroup.join(uniqueGroupName())
+        let messages = group.messages
+        let atomic = group.maxAtomicMessageSize
+        #expect(atomic == 1_047_552)
+        try await group.send([UInt8](repeating: 3, count: atomic))
+        try await group.send([UInt8](repeating: 4, count: atomic + 1))
+        let received = try await messages.first(2)
+        #expect(received.map(\.payload.count) == [atomic, atomic + 1])
+        await group.close()
+    }
+
+    @Test("a second join of the same group by this process is alreadyJoined; the first goes on")
+    func joinTwice() async throws {
+        let name = uniqueGroupName()
+        let group = try await CPGGroup.join(name)
+        do {
+            _ = try await CPGGroup.join(name)
+            Issue.record("a second join succeeded")
+        } catch {
+            #expect(error.code == .alreadyJoined)
+            #expect(error.status == .exist)
+        }
+        let messages = group.messages
+        try await group.send(Array("still here".utf8))
+        #expect(try await messages.first(1).first?.payload == Array("still here".utf8))
+        await group.close()
+    }
+
+    @Test("send, members and leave after leave and after close; close twice")
+    func afterLeaveAndClose() async throws {
+        let left = try await CPGGroup.join(uniqueGroupName())
+        try await left.leave()
+        await #expect(throws: CPGError.self) { try await left.send([1]) }
+        do {
+            _ = try await left.members()
+            Issue.record("members() after leave succeeded")
+        } catch {
+            #expect(error.code == .notJoined)
+        }
+        try await left.leave()
+        await left.close()
+        await left.close()
+
+        let closed = try await CPGGroup.join(uniqueGroupName())
+        await closed.close()
+        do {
+            try await closed.send([1])
+            Issue.record("send after close succeeded")
+        } catch let error as CPGError {
+            #expect(error.code == .closed)
+        }
+        try await closed.leave()
+        await closed.close()
+        // A group left or closed can be joined again by a new client of this process.
+        let again = try await CPGGroup.join(left.name)
+        #expect(try await again.members() == [again.localMember])
+        await again.close()
+    }
+
+    @Test("close and leave racing from many tasks end cleanly")
+    func racingClose() async throws {
+        let group = try await CPGGroup.join(uniqueGroupName())
+        let events = group.events
+        await withTaskGroup(of: Void.self) { tasks in
+            for index in 0..<20 {
+                tasks.addTask {
+                    if index % 2 == 0 { await group.close() } else { try? await group.leave() }
+                    _ = try? await group.send([UInt8(index)])
+                }
+            }
+        }
+        var count = 0
+        for try await _ in events { count += 1 }
+        #expect(count >= 1)
+        #expect(await group.lifecycle.state != .joined)
+    }
+
+    @Test("a consumer cancelled mid-iteration ends its subscription; the group goes on")
+    func cancelledConsumer() async throws {
+        let group = try await CPGGroup.join(uniqueGroupName())
+        let messages = group.messages
+        let consumer = Task {
+            var seen = 0
+            for try await _ in group.messages { seen += 1 }
+            return seen
+        }
+        try await group.send([1])
+        consumer.cancel()
+        _ = try await consumer.value
+        try await group.send([2])
+        #expect(try await messages.first(2).map(\.payload) == [[1], [2]])
+        await group.close()
+    }
+
+    @Test("no daemon: join fails with unreachable, naming corosync")
+    func unreachable() async throws {
+        let namespace = "swiftcpg-empty-\(getpid())"
+        _ = try await Shell.check(["ip", "netns", "add", namespace], timeout: .seconds(10))
+        var configuration = CPGConfiguration()
+        configuration.networkNamespace = "/run/netns/\(namespace)"
+        do {
+            _ = try await CPGGroup.join("nobody-home", configuration: configuration)
+            Issue.record("join without a daemon succeeded")
+        } catch {
+            #expect(error.code == .unreachable)
+            #expect(error.description.contains("corosync is not reachable"))
+        }
+        await #expect(throws: CPGError.self) { try await CPGCluster.groups(networkNamespace: configuration.networkNamespace) }
+        _ = try await Shell.check(["ip", "netns", "delete", namespace], timeout: .seconds(10))
+    }
+}
