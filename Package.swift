@@ -14,6 +14,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
     ],
     targets: [
         // The one place that sees libcpg's C API (Debian: libcpg-dev, libcorosync-common-dev).
@@ -27,6 +28,7 @@ let package = Package(
                 "CLibCPG",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ]
         ),
         // Real N-node corosync clusters in network namespaces, with faults, for tests.
@@ -79,6 +81,7 @@ let package = Package(
                 "CPGTesting",
                 "cpg-c-peer",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
             ]
         ),
     ]

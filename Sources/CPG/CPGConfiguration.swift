@@ -1,5 +1,7 @@
+import CoreMetrics
+
 /// How a ``CPGGroup`` behaves. The defaults suit most servers.
-public struct CPGConfiguration: Sendable, Hashable {
+public struct CPGConfiguration: Sendable {
     /// The largest message ``CPGGroup/send(_:)`` accepts, in bytes (default 16 MiB).
     ///
     /// Corosync orders messages one after another for the whole group: a large message holds up
@@ -26,6 +28,10 @@ public struct CPGConfiguration: Sendable, Hashable {
     /// libqb's IPC sockets exist per network namespace; the connection is made from a thread
     /// that entered the namespace, and keeps it. `nil` (the default) uses the caller's namespace.
     public var networkNamespace: String?
+
+    /// Where the group reports its metrics (see ``CPGMetricLabel``); `nil` (the default) uses
+    /// the process-wide `MetricsSystem.factory`.
+    public var metricsFactory: (any MetricsFactory)?
 
     /// The default configuration.
     public init() {}

@@ -97,6 +97,7 @@ extension CPGGroup {
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 self.sendQueue.append(PendingSend(id: id, payload: payload, confirm: confirm, continuation: continuation))
+                self.metrics.flowControlWaits.increment()
                 if !self.queueWatches.isEmpty { self.reportQueueing(payload, queued: true) }
                 if self.sendQueue.count == 1 { self.drainSendQueue() }
             }
@@ -160,7 +161,9 @@ extension CPGGroup {
         switch status {
         case .ok:
             self.acceptedOwnMessages += 1
-            self.retryDelayMicroseconds = 250
+            self.retryDelayMicroseconds = 100
+            self.metrics.messagesSent.increment()
+            self.metrics.bytesSent.increment(by: Int64(payload.byteCount))
             return .accepted(self.acceptedOwnMessages)
         case .tryAgain:
             self.flowControlRetries += 1
@@ -192,6 +195,10 @@ extension CPGGroup {
             switch self.attempt(first.payload) {
             case .accepted(let ownIndex):
                 self.sendQueue.removeFirst()
+                let waited = ContinuousClock.now - first.enqueuedAt
+                self.metrics.flowControlWaitDuration.recordNanoseconds(
+                    waited.components.seconds * 1_000_000_000 + waited.components.attoseconds / 1_000_000_000
+                )
                 if first.confirm {
                     self.confirmations.append(Confirmation(id: first.id, ownIndex: ownIndex, continuation: first.continuation))
                 } else {
@@ -208,12 +215,13 @@ extension CPGGroup {
     }
 
     /// Corosync gives no signal when flow control lifts: retry after a short, growing delay
-    /// (and whenever own messages are delivered). The task stays suspended in between.
+    /// (100 µs doubling up to 2 ms), and whenever events were dispatched. The task stays
+    /// suspended in between.
     private func scheduleRetry() {
         guard !self.retryScheduled else { return }
         self.retryScheduled = true
         let delay = self.retryDelayMicroseconds
-        self.retryDelayMicroseconds = min(delay * 2, 8000)
+        self.retryDelayMicroseconds = min(delay * 2, 2000)
         self.queueForSource.asyncAfter(deadline: .now() + .microseconds(delay)) { [weak self] in
             self?.assumeIsolated { group in
                 group.retryScheduled = false
@@ -260,6 +268,8 @@ extension CPGGroup {
     ) {
         self.largeSendInFlight = false
         if status == .ok {
+            self.metrics.messagesSent.increment()
+            self.metrics.bytesSent.increment(by: Int64(byteCount))
             continuation?.resume(returning: ownIndex)
         } else {
             // A failed fragmented send is never delivered: receivers drop incomplete messages.
@@ -333,6 +343,7 @@ struct PendingSend {
     let payload: SendPayload
     let confirm: Bool
     let continuation: CheckedContinuation<UInt64, any Error>
+    let enqueuedAt = ContinuousClock.now
 }
 
 /// A confirmed send waiting for its own delivery.

@@ -2,6 +2,7 @@ import CLibCPG
 import Dispatch
 import DequeModule
 import Logging
+import CoreMetrics
 
 #if canImport(Glibc)
 import Glibc
@@ -42,6 +43,7 @@ public actor CPGGroup {
     nonisolated let log: EventLog
     let executor: DispatchQueueExecutor
     let logger: Logger
+    let metrics: GroupMetrics
 
     var lifecycle = GroupLifecycle()
     /// The handle; `nil` once finalized.
@@ -54,7 +56,7 @@ public actor CPGGroup {
     var sendQueue: Deque<PendingSend> = []
     var nextSendID: UInt64 = 0
     var retryScheduled = false
-    var retryDelayMicroseconds = 250
+    var retryDelayMicroseconds = 100
     /// How many times a send met `CS_ERR_TRY_AGAIN` (for tests and metrics).
     var flowControlRetries = 0
     /// Payloads tests watch (see `ForTesting/`); empty in production.
@@ -92,6 +94,7 @@ public actor CPGGroup {
         logger[metadataKey: CPGLogKey.group] = "\(name)"
         logger[metadataKey: CPGLogKey.nodeID] = "\(localMember.nodeID)"
         self.logger = logger
+        self.metrics = GroupMetrics(group: name, factory: configuration.metricsFactory ?? MetricsSystem.factory)
         self.handle = handle
         self.localMember = localMember
         self.maxAtomicMessageSize = maxAtomicMessageSize

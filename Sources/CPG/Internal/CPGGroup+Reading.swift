@@ -65,7 +65,18 @@ extension CPGGroup {
     /// The fd is readable: dispatch events one at a time until none waits, the buffer is full,
     /// or the batch is done (the level-triggered source fires again for the rest).
     func readReady() {
-        var ownDelivered = false
+        var dispatched = false
+        var deliveredMessages = 0
+        var deliveredBytes = 0
+        var membershipChanges = 0
+        defer {
+            if dispatched {
+                self.metrics.messagesDelivered.increment(by: Int64(deliveredMessages))
+                self.metrics.bytesDelivered.increment(by: Int64(deliveredBytes))
+                if membershipChanges > 0 { self.metrics.membershipChanges.increment(by: Int64(membershipChanges)) }
+                self.metrics.bufferedEvents.record(self.log.count)
+            }
+        }
         for _ in 0..<Self.dispatchBatch {
             guard self.lifecycle.isReading, let handle = self.handle else { return }
             let status = handle.dispatchOne()
@@ -79,16 +90,19 @@ extension CPGGroup {
                 return
             }
             guard !handle.sink.events.isEmpty else { continue }
+            dispatched = true
             var pause = false
             var ownLeave = false
             for event in handle.sink.events {
                 switch event {
                 case .message(let message):
+                    deliveredMessages += 1
+                    deliveredBytes += message.payload.count
                     if message.sender == self.localMember {
-                        ownDelivered = true
                         self.ownMessageDelivered(message)
                     }
                 case .membership(let change):
+                    membershipChanges += 1
                     self.logger.info(
                         "CPG membership changed",
                         metadata: [
@@ -113,8 +127,9 @@ extension CPGGroup {
                 break
             }
         }
-        if ownDelivered, !self.sendQueue.isEmpty {
-            // Own messages came back, so corosync's queue moved: a good moment to retry.
+        if dispatched, !self.sendQueue.isEmpty {
+            // Corosync moved (on one node, its push-back follows this client's unread events):
+            // a good moment to retry.
             self.drainSendQueue()
         }
     }

@@ -38,6 +38,9 @@ final class EventLog: Sendable {
         return action.pauseProducer
     }
 
+    /// How many events the log holds now.
+    var count: Int { self.state.withLock { $0.count } }
+
     /// The most events the log held at once (for tests and benchmarks).
     var peakCount: Int { self.state.withLock { $0.peakCount } }
 
