@@ -73,6 +73,8 @@ public actor CPGGroup {
     var failedOwnIndices: Set<UInt64> = []
     var confirmations: Deque<Confirmation> = []
     var leaveWaiters: [CheckedContinuation<Void, Never>] = []
+    /// Callers of `run()` waiting for the group to end; resumed with the error that ended it.
+    var endWaiters: [CheckedContinuation<CPGError?, Never>] = []
 
     /// The actor runs on the queue its DispatchSource fires on.
     public nonisolated var unownedExecutor: UnownedSerialExecutor {

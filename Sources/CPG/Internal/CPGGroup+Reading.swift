@@ -160,6 +160,9 @@ extension CPGGroup {
         let leaveWaiters = self.leaveWaiters
         self.leaveWaiters.removeAll()
         for waiter in leaveWaiters { waiter.resume() }
+        let endWaiters = self.endWaiters
+        self.endWaiters.removeAll()
+        for waiter in endWaiters { waiter.resume(returning: streamError) }
         if let streamError {
             self.logger.info("CPG group stopped", metadata: ["cpg.error": "\(streamError)"])
         }
