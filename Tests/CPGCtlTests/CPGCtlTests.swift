@@ -110,6 +110,20 @@ struct CPGCtlTests {
         #expect(result.standardError.contains("16777216"))
         #expect(result.standardError.split(separator: "\n").count == 1)
     }
+
+    @Test("no daemon: one line saying corosync is not reachable, for every command")
+    func noDaemon() async throws {
+        let namespace = "cpgctl-empty-\(getpid())"
+        _ = try await Shell.check(["ip", "netns", "add", namespace], timeout: .seconds(10))
+        let path = "/run/netns/\(namespace)"
+        for arguments in [["local"], ["groups"], ["members", "g"], ["send", "g", "--timeout", Self.toolTimeout], ["listen", "g", "--timeout", Self.toolTimeout]] {
+            let result = await (try await RunningCPGCtl(arguments + ["--netns", path])).finish()
+            #expect(result.termination != .exited(0), "\(arguments)")
+            #expect(result.standardError.contains("corosync is not reachable"), "\(arguments): \(result.standardError)")
+            #expect(result.standardError.split(separator: "\n").count == 1, "\(arguments)")
+        }
+        _ = try await Shell.check(["ip", "netns", "delete", namespace], timeout: .seconds(10))
+    }
 }
 
 // MARK: Helpers

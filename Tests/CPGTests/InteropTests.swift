@@ -113,3 +113,23 @@ struct InteropTests {
         await group.close()
     }
 }
+
+@Suite("Dropping the last reference", .timeLimit(.minutes(1)))
+struct DropTests {
+    @Test("a group dropped without close is finalized: other members see this process go (procdown)")
+    func droppedGroupIsFinalized() async throws {
+        let name = uniqueGroupName()
+        let watcher = try PeerProcess(product: "cpg-c-peer", [String(decoding: name.bytes, as: UTF8.self)])
+        #expect(await watcher.line(0)?.hasPrefix("ready") == true)
+        var group: CPGGroup? = try await CPGGroup.join(name)
+        let member = try #require(group?.localMember)
+        var events: CPGEventSequence<CPGEvent>? = group?.events
+        #expect(try await events?.first(1).isEmpty == false)
+        events = nil
+        group = nil
+        let gone = await watcher.firstLine { $0.hasPrefix("membership") && $0.contains("left=\(member.nodeID):\(member.pid):5") }
+        #expect(gone != nil)
+        watcher.kill(SIGTERM)
+        #expect(await watcher.exitStatus() == 0)
+    }
+}
