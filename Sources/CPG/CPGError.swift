@@ -41,6 +41,7 @@ public struct CPGError: Error, Hashable, Sendable, CustomStringConvertible {
         /// still delivered, only the wait for it ended.
         public static let confirmationCancelled = Code(base: .confirmationCancelled)
 
+        /// The code's name, such as `connectionLost`.
         public var description: String {
             switch self.base {
             case .corosync: "corosync"

@@ -13,6 +13,7 @@
 /// The sequence ends when the group is left or closed, or throws ``CPGError`` when the
 /// connection to corosync is lost.
 public struct CPGEventSequence<Element: Sendable>: AsyncSequence, Sendable {
+    /// Iteration throws only ``CPGError`` (a cancelled consumer ends with `nil`, not an error).
     public typealias Failure = CPGError
 
     let subscription: EventSubscription

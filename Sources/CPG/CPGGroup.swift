@@ -1,4 +1,3 @@
-import CLibCPG
 import Dispatch
 import DequeModule
 import Logging

@@ -15,6 +15,7 @@ public struct CPGMember: Hashable, Sendable, Comparable, CustomStringConvertible
         self.pid = pid
     }
 
+    /// Orders by node id, then pid.
     public static func < (lhs: CPGMember, rhs: CPGMember) -> Bool {
         (lhs.nodeID, lhs.pid) < (rhs.nodeID, rhs.pid)
     }

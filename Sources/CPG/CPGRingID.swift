@@ -12,6 +12,7 @@ public struct CPGRingID: Hashable, Sendable, Comparable, CustomStringConvertible
         self.sequence = sequence
     }
 
+    /// Orders rings by sequence number (then representative): a later ring sorts after.
     public static func < (lhs: CPGRingID, rhs: CPGRingID) -> Bool {
         (lhs.sequence, lhs.nodeID) < (rhs.sequence, rhs.nodeID)
     }
