@@ -145,3 +145,23 @@ struct MisuseTests {
         _ = try await Shell.check(["ip", "netns", "delete", namespace], timeout: .seconds(10))
     }
 }
+
+@Suite("Group names are bytes", .timeLimit(.minutes(1)))
+struct GroupNameTests {
+    @Test("128 bytes are accepted by corosync; NUL bytes inside are kept; \"name\" and \"name\\0\" are two groups")
+    func namesOnTheDaemon() async throws {
+        let base = uniqueGroupName()
+        let longest = try CPGGroupName(bytes: base.bytes + [UInt8](repeating: UInt8(ascii: "x"), count: 128 - base.bytes.count))
+        let long = try await CPGGroup.join(longest)
+        #expect(try await long.members() == [long.localMember])
+
+        let plain = try await CPGGroup.join(base)
+        let terminated = try await CPGGroup.join(CPGGroupName(bytes: base.bytes + [0]))  // a second join would be alreadyJoined
+        let inner = try await CPGGroup.join(CPGGroupName(bytes: Array("in".utf8) + [0] + base.bytes))
+        let names = Set(try await CPGCluster.groupNames())
+        #expect(names.isSuperset(of: [longest, base, terminated.name, inner.name]))
+        let membership = try await terminated.membershipChanges.first(1)
+        #expect(membership.first?.group == terminated.name)
+        for group in [long, plain, terminated, inner] { await group.close() }
+    }
+}
