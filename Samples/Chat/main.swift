@@ -56,6 +56,10 @@ func describe(_ event: CPGEvent, localMember: CPGMember) -> String? {
         return lines.joined(separator: "\n")
     case .ring:
         return nil
+    case .disconnected(let error):
+        return "* lost corosync: \(error)"
+    case .reconnected:
+        return "* reconnected"
     }
 }
 

@@ -58,6 +58,10 @@ func describe(_ event: CPGEvent, parent: CPGMember, peerPID: Int32) -> String {
         return line
     case .ring(let change):
         return "ring \(change.ringID): nodes \(change.members.map(String.init).joined(separator: ", "))"
+    case .disconnected(let error):
+        return "disconnected: \(error)"
+    case .reconnected:
+        return "reconnected"
     }
 }
 

@@ -29,6 +29,10 @@ public struct CPGConfiguration: Sendable {
     /// that entered the namespace, and keeps it. `nil` (the default) uses the caller's namespace.
     public var networkNamespace: String?
 
+    /// Reconnect when corosync goes away, instead of ending the streams (default `nil`: off).
+    /// See ``CPGReconnectPolicy``.
+    public var reconnect: CPGReconnectPolicy?
+
     /// Where the group reports its metrics (see ``CPGMetricLabel``); `nil` (the default) uses
     /// the process-wide `MetricsSystem.factory`.
     public var metricsFactory: (any MetricsFactory)?

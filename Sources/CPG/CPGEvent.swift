@@ -9,6 +9,12 @@ public enum CPGEvent: Hashable, Sendable {
     case membership(CPGMembershipChange)
     /// The totem ring changed.
     case ring(CPGRingChange)
+    /// The connection to corosync was lost and a supervised reconnect began
+    /// (only with ``CPGConfiguration/reconnect``). This member's view has ended.
+    case disconnected(CPGError)
+    /// The supervised reconnect succeeded: the group is joined again. The membership change that
+    /// follows is the new view; state derived from the old one must be resynchronised.
+    case reconnected
 }
 
 extension CPGEvent {
@@ -18,6 +24,7 @@ extension CPGEvent {
         case .message: .messages
         case .membership: .membership
         case .ring: .ring
+        case .disconnected, .reconnected: .connection
         }
     }
 
@@ -27,6 +34,7 @@ extension CPGEvent {
         case .message(let message): 64 + message.payload.count
         case .membership(let change): 192 + 16 * (change.members.count + change.joined.count + change.left.count)
         case .ring(let change): 64 + 4 * change.members.count
+        case .disconnected, .reconnected: 64
         }
     }
 }

@@ -22,7 +22,7 @@ extension CPGGroup: Service {
     /// Waits until the group stops: `nil` after leave or close, the error after a lost connection.
     func waitUntilEnded() async -> CPGError? {
         switch self.lifecycle.state {
-        case .joined, .leaving:
+        case .joined, .leaving, .reconnecting:
             return await withCheckedContinuation { self.endWaiters.append($0) }
         case .left, .closed:
             return nil

@@ -64,7 +64,10 @@ public actor CPGGroup {
     /// A fragmented send runs off the actor; meanwhile nothing else uses the request channel.
     var largeSendInFlight = false
     var requestChannelWaiters: [CheckedContinuation<Void, Never>] = []
-    var finalizeAfterLargeSend = false
+    /// A handle to finalize once the fragmented send that still uses it has returned.
+    var deferredFinalization: LibCPGHandle?
+    /// How many supervised reconnects succeeded.
+    var reconnects = 0
 
     // Own deliveries, for confirmed sends.
     var acceptedOwnMessages: UInt64 = 0
@@ -184,7 +187,7 @@ public actor CPGGroup {
     }
 
     /// One connect-and-join attempt; `nil` means corosync answered `CS_ERR_TRY_AGAIN`.
-    private static func connectAndJoin(
+    static func connectAndJoin(
         _ name: CPGGroupName,
         _ configuration: CPGConfiguration
     ) throws(CPGError) -> (LibCPGHandle, CPGMember, Int)? {
@@ -256,6 +259,7 @@ public actor CPGGroup {
     public func members() async throws(CPGError) -> [CPGMember] {
         await self.awaitRequestChannel()
         if let error = self.lifecycle.errorForJoinedCall { throw error }
+        if case .reconnecting(let error) = self.lifecycle.state { throw error }
         guard let handle = self.handle else { throw CPGError(.closed, "the group was closed") }
         return try handle.membership(self.name)
     }
@@ -279,6 +283,11 @@ public actor CPGGroup {
     /// group keeps reading even if its buffer is full, so a stalled consumer cannot hold it up.
     /// Pending sends fail with ``CPGError/Code/notJoined``.
     public func leave() async throws(CPGError) {
+        if self.lifecycle.isReconnecting {
+            // Not a member while disconnected: leaving means stopping.
+            self.close()
+            return
+        }
         switch self.lifecycle.leaveRequested() {
         case .done:
             return

@@ -15,6 +15,8 @@ public enum CPGMetricLabel {
     public static let flowControlWaits = "cpg.flow_control.waits"
     /// Timer: how long sends waited for corosync under flow control.
     public static let flowControlWaitDuration = "cpg.flow_control.wait_duration"
+    /// Counter: successful supervised reconnects (``CPGConfiguration/reconnect``).
+    public static let reconnects = "cpg.reconnects"
     /// Gauge: events buffered for this member's subscriptions (after each dispatch batch).
     public static let bufferedEvents = "cpg.buffer.events"
 }

@@ -24,6 +24,10 @@ enum EventText {
             return line
         case .ring(let change):
             return "ring \(change.ringID): nodes [" + change.members.map { String($0) }.joined(separator: " ") + "]"
+        case .disconnected(let error):
+            return "disconnected from corosync: \(error); reconnecting"
+        case .reconnected:
+            return "reconnected to corosync and rejoined; a new view follows"
         }
     }
 

@@ -28,6 +28,10 @@ enum JSON {
             let nodes = change.members.map { String($0) }.joined(separator: ",")
             return #"{"event":"ring","ringid":{"nodeid":\#(change.ringID.nodeID),"seq":\#(change.ringID.sequence)},"#
                 + #""members":[\#(nodes)]}"#
+        case .disconnected(let error):
+            return #"{"event":"disconnected","message":\#(self.string(error.description))}"#
+        case .reconnected:
+            return #"{"event":"reconnected"}"#
         }
     }
 

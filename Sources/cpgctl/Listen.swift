@@ -13,7 +13,8 @@ struct Listen: AsyncParsableCommand {
             With --json every event is one JSON object on a line of its own, written at once: \
             {"event":"message","nodeid":1,"pid":4242,"size":5,"data":"aGVsbG8="} (data in base64), \
             {"event":"membership","members":[...],"joined":[{"nodeid":1,"pid":4242,"reason":"join"}],"left":[]}, \
-            {"event":"ring","ringid":{"nodeid":1,"seq":5},"members":[1]}, and on failure \
+            {"event":"ring","ringid":{"nodeid":1,"seq":5},"members":[1]}, with --reconnect \
+            {"event":"disconnected","message":"..."} and {"event":"reconnected"}, and on failure \
             {"event":"error","message":"..."}.
             """
     )
@@ -29,6 +30,9 @@ struct Listen: AsyncParsableCommand {
 
     @Flag(help: "Print one JSON object per event.")
     var json = false
+
+    @Flag(help: "Outlive corosync restarts: reconnect and rejoin, printing disconnected and reconnected events.")
+    var reconnect = false
 
     func validate() throws {
         if self.count < 0 { throw ValidationError("--count must not be negative") }
@@ -50,7 +54,9 @@ struct Listen: AsyncParsableCommand {
     private func listen() async throws {
         let name = try self.group.name()
         try await GroupStopper.run(timeout: self.timeout) { stopper in
-            let group = try await CPGGroup.join(name, configuration: self.connection.configuration)
+            var configuration = self.connection.configuration
+            if self.reconnect { configuration.reconnect = CPGReconnectPolicy() }
+            let group = try await CPGGroup.join(name, configuration: configuration)
             let events = group.events
             stopper.attach(group)
             do {

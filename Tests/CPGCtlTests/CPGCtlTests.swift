@@ -179,3 +179,44 @@ func members(_ value: Any?) -> [JSONMember] {
         return JSONMember(nodeID: nodeID, pid: Int32(pid), reason: object["reason"] as? String)
     }
 }
+
+@Suite("cpgctl listen --reconnect", .serialized, .timeLimit(.minutes(1)))
+struct CPGCtlReconnectTests {
+    @Test("listen --reconnect outlives a daemon restart and prints what is sent afterwards")
+    func outlivesRestart() async throws {
+        try await LocalCluster.withCluster(nodes: 1) { cluster in
+            let node = cluster.node(1)
+            let listener = try await startCPGCtl("listen", "phoenix", "--json", "--reconnect", "--count", "1", "--netns", node.namespacePath)
+            _ = try await waitForOwnJoin(listener)
+            try await cluster.restartDaemon(node)
+            var lines: [String] = []
+            while let line = await listener.nextLine() {
+                lines.append(line)
+                if line.contains(#""event":"reconnected""#) { break }
+            }
+            #expect(lines.contains { $0.contains(#""event":"disconnected""#) })
+            #expect(lines.last?.contains(#""event":"reconnected""#) == true)
+            // Once the listener has rejoined (its own join again), a send reaches it.
+            while let line = await listener.nextLine() {
+                let object = try jsonObject(line)
+                if object["event"] as? String == "membership",
+                    members(object["joined"]).contains(where: { $0.pid == listener.pid })
+                {
+                    break
+                }
+            }
+            let sent = await (try await RunningCPGCtl(["send", "phoenix", "--message", "after", "--netns", node.namespacePath])).finish()
+            #expect(sent.termination == .exited(0))
+            var message: String?
+            while let line = await listener.nextLine() {
+                if line.contains(#""event":"message""#) {
+                    message = line
+                    break
+                }
+            }
+            #expect(message?.contains(#""data":"YWZ0ZXI=""#) == true)
+            let result = await listener.finish()
+            #expect(result.termination == .exited(0))
+        }
+    }
+}

@@ -78,3 +78,45 @@ struct StatusTests {
         }
     }
 }
+
+@Suite("GroupLifecycle with supervised reconnect")
+struct GroupLifecycleReconnectTests {
+    @Test("a joined group reconnects instead of ending; sends wait, queries fail")
+    func reconnects() {
+        var lifecycle = GroupLifecycle()
+        let error = CPGError(.connectionLost, "gone", status: .library)
+        #expect(lifecycle.connectionLost(error, canReconnect: true) == .reconnect(error))
+        #expect(lifecycle.isReconnecting)
+        #expect(!lifecycle.isReading)
+        #expect(lifecycle.errorForJoinedCall == nil)
+        #expect(lifecycle.connectionLost(error, canReconnect: true) == .none)
+        let first = lifecycle.reconnected()
+        #expect(first)
+        #expect(lifecycle.state == .joined)
+        let second = lifecycle.reconnected()
+        #expect(!second)
+    }
+
+    @Test("closing while reconnecting stops; giving up ends with the error; a leaving group does not reconnect")
+    func stops() {
+        let error = CPGError(.connectionLost, "gone", status: .library)
+        var closing = GroupLifecycle()
+        _ = closing.connectionLost(error, canReconnect: true)
+        guard case .teardown(nil, _) = closing.closeRequested() else {
+            Issue.record("expected a teardown")
+            return
+        }
+        let reconnectedAfterClose = closing.reconnected()
+        #expect(!reconnectedAfterClose)
+
+        var giving = GroupLifecycle()
+        _ = giving.connectionLost(error, canReconnect: true)
+        #expect(giving.reconnectFailed(error) == .teardown(streamError: error, pendingError: error))
+        #expect(giving.state == .failed(error))
+
+        var leaving = GroupLifecycle()
+        #expect(leaving.leaveRequested() == .requestLeave)
+        leaving.leaveAccepted()
+        #expect(leaving.connectionLost(error, canReconnect: true) == .teardown(streamError: error, pendingError: error))
+    }
+}

@@ -5,5 +5,6 @@ struct CPGEventKinds: OptionSet, Hashable, Sendable {
     static let messages = CPGEventKinds(rawValue: 1 << 0)
     static let membership = CPGEventKinds(rawValue: 1 << 1)
     static let ring = CPGEventKinds(rawValue: 1 << 2)
-    static let all: CPGEventKinds = [.messages, .membership, .ring]
+    static let connection = CPGEventKinds(rawValue: 1 << 3)
+    static let all: CPGEventKinds = [.messages, .membership, .ring, .connection]
 }

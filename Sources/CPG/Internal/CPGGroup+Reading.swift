@@ -11,7 +11,7 @@ extension CPGGroup {
         do {
             fd = try handle.fileDescriptor()
         } catch {
-            self.teardown(self.lifecycle.connectionLost(error))
+            self.connectionLost(error)
             return
         }
         let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: self.queueForSource)
@@ -27,7 +27,7 @@ extension CPGGroup {
             }
             self.assumeIsolated { group in
                 if group.largeSendInFlight {
-                    group.finalizeAfterLargeSend = true
+                    group.deferredFinalization = handle
                 } else {
                     handle.finalize()
                 }
@@ -82,10 +82,8 @@ extension CPGGroup {
             let status = handle.dispatchOne()
             if status == .tryAgain { break }
             guard status == .ok else {
-                self.teardown(
-                    self.lifecycle.connectionLost(
-                        CPGError(.connectionLost, "the connection to corosync was lost (cpg_dispatch failed)", status: status)
-                    )
+                self.connectionLost(
+                    CPGError(.connectionLost, "the connection to corosync was lost (cpg_dispatch failed)", status: status)
                 )
                 return
             }
@@ -114,6 +112,8 @@ extension CPGGroup {
                     if change.left.contains(where: { $0.member == self.localMember }) { ownLeave = true }
                 case .ring(let change):
                     self.logger.debug("totem ring changed", metadata: ["cpg.ring": "\(change.ringID)"])
+                case .disconnected, .reconnected:
+                    break  // put in by the group itself, never by libcpg
                 }
                 if self.log.append(event) { pause = true }
             }
@@ -137,20 +137,17 @@ extension CPGGroup {
     /// Stops for good: the source is cancelled (its handler finalizes the handle), the streams
     /// end, and everything that still waits is failed or released.
     func teardown(_ action: GroupLifecycle.TeardownAction) {
-        guard case .teardown(let streamError, let pendingError) = action else { return }
-        if let source = self.source {
-            if !self.sourceResumed {
-                self.sourceResumed = true
-                source.resume()
-            }
-            source.cancel()
-            self.source = nil
-        } else if !self.largeSendInFlight {
-            self.handle?.finalize()
-        } else {
-            self.finalizeAfterLargeSend = true
+        switch action {
+        case .none:
+            return
+        case .reconnect(let error):
+            self.beginReconnect(error)
+            return
+        case .teardown:
+            break
         }
-        if !self.largeSendInFlight { self.handle = nil }
+        guard case .teardown(let streamError, let pendingError) = action else { return }
+        self.stopReading()
         self.log.finish(streamError)
         self.failQueuedSends(pendingError)
         for confirmation in self.confirmations {
@@ -166,6 +163,28 @@ extension CPGGroup {
         if let streamError {
             self.logger.info("CPG group stopped", metadata: ["cpg.error": "\(streamError)"])
         }
+    }
+
+    /// The connection is gone: end, or reconnect if the configuration asks for it.
+    func connectionLost(_ error: CPGError) {
+        self.teardown(self.lifecycle.connectionLost(error, canReconnect: self.configuration.reconnect != nil))
+    }
+
+    /// Cancels the source (its cancel handler finalizes the handle, later if a fragmented send
+    /// still uses it) and forgets the handle.
+    func stopReading() {
+        if let source = self.source {
+            if !self.sourceResumed {
+                self.sourceResumed = true
+                source.resume()
+            }
+            source.cancel()
+            self.source = nil
+            self.sourceResumed = false
+        } else if let handle = self.handle {
+            if self.largeSendInFlight { self.deferredFinalization = handle } else { handle.finalize() }
+        }
+        self.handle = nil
     }
 
     /// Waits while a fragmented send uses the request channel.

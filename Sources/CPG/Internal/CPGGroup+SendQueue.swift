@@ -10,7 +10,10 @@ extension CPGGroup {
         try Task.checkCancellation()
         let id = self.nextSendID
         self.nextSendID += 1
-        if self.sendQueue.isEmpty, !self.largeSendInFlight {
+        if case .reconnecting(let error) = self.lifecycle.state, self.configuration.reconnect?.sendsWhileDisconnected == .fail {
+            throw error
+        }
+        if self.sendQueue.isEmpty, !self.largeSendInFlight, !self.lifecycle.isReconnecting {
             if payload.byteCount > self.maxAtomicMessageSize {
                 // The confirmation is registered before libcpg starts: the message can be
                 // delivered back before its blocking send returns.
@@ -122,7 +125,7 @@ extension CPGGroup {
 
     /// Sends queued messages in order until corosync pushes back or the queue is empty.
     func drainSendQueue() {
-        while let first = self.sendQueue.first, !self.largeSendInFlight {
+        while let first = self.sendQueue.first, !self.largeSendInFlight, !self.lifecycle.isReconnecting {
             if let error = self.lifecycle.errorForJoinedCall {
                 self.failQueuedSends(error)
                 return
@@ -225,10 +228,9 @@ extension CPGGroup {
                 self.confirmations.remove(at: index).continuation.resume(throwing: error)
             }
         }
-        if self.finalizeAfterLargeSend {
-            self.finalizeAfterLargeSend = false
-            self.handle?.finalize()
-            self.handle = nil
+        if let handle = self.deferredFinalization {
+            self.deferredFinalization = nil
+            handle.finalize()
         }
         let waiters = self.requestChannelWaiters
         self.requestChannelWaiters.removeAll()

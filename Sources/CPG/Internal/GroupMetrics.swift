@@ -12,6 +12,7 @@ struct GroupMetrics: Sendable {
     let flowControlWaits: Counter
     let flowControlWaitDuration: Timer
     let bufferedEvents: Gauge
+    let reconnects: Counter
 
     init(group: CPGGroupName, factory: any MetricsFactory) {
         let dimensions = [("cpg.group", group.description)]
@@ -22,6 +23,7 @@ struct GroupMetrics: Sendable {
         self.membershipChanges = Counter(label: CPGMetricLabel.membershipChanges, dimensions: dimensions, factory: factory)
         self.flowControlWaits = Counter(label: CPGMetricLabel.flowControlWaits, dimensions: dimensions, factory: factory)
         self.flowControlWaitDuration = Timer(label: CPGMetricLabel.flowControlWaitDuration, dimensions: dimensions, factory: factory)
+        self.reconnects = Counter(label: CPGMetricLabel.reconnects, dimensions: dimensions, factory: factory)
         self.bufferedEvents = Gauge(label: CPGMetricLabel.bufferedEvents, dimensions: dimensions, factory: factory)
     }
 }

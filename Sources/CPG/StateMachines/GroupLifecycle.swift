@@ -8,6 +8,8 @@ struct GroupLifecycle: Sendable {
         case left
         case closed
         case failed(CPGError)
+        /// The connection was lost and a supervised reconnect is under way.
+        case reconnecting(CPGError)
     }
 
     /// What to do when the user asks to leave.
@@ -25,6 +27,8 @@ struct GroupLifecycle: Sendable {
         /// Stop reading, finalize the handle, end the streams (with the error, if any) and fail
         /// what still waits with `pendingError`.
         case teardown(streamError: CPGError?, pendingError: CPGError)
+        /// Stop reading, finalize the old handle, announce the disconnection and reconnect.
+        case reconnect(CPGError)
         /// Already stopped.
         case none
     }
@@ -38,14 +42,21 @@ struct GroupLifecycle: Sendable {
         case .leaving, .left: CPGError(.notJoined, "the group was left")
         case .closed: CPGError(.closed, "the group was closed")
         case .failed(let error): error
+        case .reconnecting: nil
         }
+    }
+
+    /// Whether a supervised reconnect is under way.
+    var isReconnecting: Bool {
+        if case .reconnecting = self.state { return true }
+        return false
     }
 
     /// Whether the group still reads events from corosync.
     var isReading: Bool {
         switch self.state {
         case .joined, .leaving: true
-        case .left, .closed, .failed: false
+        case .left, .closed, .failed, .reconnecting: false
         }
     }
 
@@ -53,7 +64,7 @@ struct GroupLifecycle: Sendable {
         switch self.state {
         case .joined: .requestLeave
         case .leaving: .waitForLeave
-        case .left, .closed, .failed: .done
+        case .left, .closed, .failed, .reconnecting: .done
         }
     }
 
@@ -68,14 +79,14 @@ struct GroupLifecycle: Sendable {
         case .joined, .leaving:
             self.state = .left
             return .teardown(streamError: nil, pendingError: CPGError(.notJoined, "the group was left"))
-        case .left, .closed, .failed:
+        case .left, .closed, .failed, .reconnecting:
             return .none
         }
     }
 
     mutating func closeRequested() -> TeardownAction {
         switch self.state {
-        case .joined, .leaving:
+        case .joined, .leaving, .reconnecting:
             self.state = .closed
             return .teardown(streamError: nil, pendingError: CPGError(.closed, "the group was closed"))
         case .left:
@@ -87,13 +98,31 @@ struct GroupLifecycle: Sendable {
         }
     }
 
-    mutating func connectionLost(_ error: CPGError) -> TeardownAction {
+    /// The connection is gone. With `canReconnect`, a joined group reconnects instead of ending.
+    mutating func connectionLost(_ error: CPGError, canReconnect: Bool = false) -> TeardownAction {
         switch self.state {
+        case .joined where canReconnect:
+            self.state = .reconnecting(error)
+            return .reconnect(error)
         case .joined, .leaving:
             self.state = .failed(error)
             return .teardown(streamError: error, pendingError: error)
-        case .left, .closed, .failed:
+        case .left, .closed, .failed, .reconnecting:
             return .none
         }
+    }
+
+    /// A reconnect attempt succeeded; false if the group was closed meanwhile.
+    mutating func reconnected() -> Bool {
+        guard case .reconnecting = self.state else { return false }
+        self.state = .joined
+        return true
+    }
+
+    /// The reconnect gave up.
+    mutating func reconnectFailed(_ error: CPGError) -> TeardownAction {
+        guard case .reconnecting = self.state else { return .none }
+        self.state = .failed(error)
+        return .teardown(streamError: error, pendingError: error)
     }
 }
