@@ -16,4 +16,19 @@ static inline int swift_cpg_enter_network_namespace(int fd) {
     return setns(fd, 0x40000000 /* CLONE_NEWNET */);
 }
 
+// SO_PEERCRED's struct ucred is behind _GNU_SOURCE too; this has the same layout.
+struct swift_cpg_peer_credentials {
+    int pid;
+    unsigned int uid;
+    unsigned int gid;
+};
+
+#include <sys/socket.h>
+
+/// The credentials of the process at the other end of a unix socket (SO_PEERCRED).
+static inline int swift_cpg_peer_credentials(int fd, struct swift_cpg_peer_credentials *credentials) {
+    socklen_t length = sizeof(*credentials);
+    return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, credentials, &length);
+}
+
 #endif

@@ -59,6 +59,7 @@ public enum CPGCluster {
                     returning: Result { () throws(CPGError) in
                         let handle = try LibCPGHandle.connect(networkNamespace: networkNamespace)
                         defer { handle.finalize() }
+                        _ = try handle.verifyDaemon(trustedUIDs: CPGConfiguration().trustedDaemonUIDs)
                         return try body(handle)
                     }
                 )

@@ -29,6 +29,11 @@ public struct CPGConfiguration: Sendable {
     /// that entered the namespace, and keeps it. `nil` (the default) uses the caller's namespace.
     public var networkNamespace: String?
 
+    /// The user ids the corosync daemon may run as (default: root only). The client checks the
+    /// process at the other end of its IPC connection with `SO_PEERCRED` and refuses any other
+    /// with ``CPGError/Code/untrustedDaemon``, as Pacemaker does.
+    public var trustedDaemonUIDs: Set<UInt32> = [0]
+
     /// Reconnect when corosync goes away, instead of ending the streams (default `nil`: off).
     /// See ``CPGReconnectPolicy``.
     public var reconnect: CPGReconnectPolicy?

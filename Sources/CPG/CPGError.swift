@@ -8,7 +8,7 @@ public struct CPGError: Error, Hashable, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         fileprivate enum Base: Hashable, Sendable {
             case corosync, unreachable, accessDenied, invalidGroupName, messageTooLarge, tooManyBuffers
-            case alreadyJoined, notJoined, closed, connectionLost, partialSend, confirmationCancelled
+            case alreadyJoined, notJoined, closed, connectionLost, partialSend, confirmationCancelled, untrustedDaemon
         }
 
         fileprivate let base: Base
@@ -40,6 +40,9 @@ public struct CPGError: Error, Hashable, Sendable, CustomStringConvertible {
         /// A confirmed send was cancelled after corosync had accepted the message: the message is
         /// still delivered, only the wait for it ended.
         public static let confirmationCancelled = Code(base: .confirmationCancelled)
+        /// The process answering on corosync's socket does not run as a trusted user
+        /// (``CPGConfiguration/trustedDaemonUIDs``): the connection was refused.
+        public static let untrustedDaemon = Code(base: .untrustedDaemon)
 
         /// The code's name, such as `connectionLost`.
         public var description: String {
@@ -56,6 +59,7 @@ public struct CPGError: Error, Hashable, Sendable, CustomStringConvertible {
             case .connectionLost: "connectionLost"
             case .partialSend: "partialSend"
             case .confirmationCancelled: "confirmationCancelled"
+            case .untrustedDaemon: "untrustedDaemon"
             }
         }
     }

@@ -39,6 +39,12 @@ public actor CPGGroup {
     /// This node's corosync node id (`cpg_local_get`).
     public nonisolated var localNodeID: UInt32 { self.localMember.nodeID }
 
+    /// Who answers on the current connection, as the kernel reports it (`SO_PEERCRED`); checked
+    /// against ``CPGConfiguration/trustedDaemonUIDs`` at every connect. `nil` once closed.
+    public var daemon: CPGDaemonCredentials? {
+        try? self.handle?.daemonCredentials()
+    }
+
     nonisolated let log: EventLog
     let executor: DispatchQueueExecutor
     let logger: Logger
@@ -192,6 +198,7 @@ public actor CPGGroup {
         _ configuration: CPGConfiguration
     ) throws(CPGError) -> (LibCPGHandle, CPGMember, Int)? {
         let handle = try LibCPGHandle.connect(networkNamespace: configuration.networkNamespace)
+        _ = try handle.verifyDaemon(trustedUIDs: configuration.trustedDaemonUIDs)
         let nodeID = try handle.localNodeID()
         let atomic = try handle.maxAtomicMessageSize()
         switch handle.join(name) {

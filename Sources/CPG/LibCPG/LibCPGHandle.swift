@@ -91,6 +91,29 @@ final class LibCPGHandle: @unchecked Sendable {
         _ = cpg_finalize(self.handle)
     }
 
+    /// Who is at the other end of the IPC connection, by `SO_PEERCRED` on its socket.
+    func daemonCredentials() throws(CPGError) -> CPGDaemonCredentials {
+        let fd = try self.fileDescriptor()
+        var credentials = swift_cpg_peer_credentials()
+        guard swift_cpg_peer_credentials(fd, &credentials) == 0 else {
+            throw CPGError(.untrustedDaemon, "cannot read the credentials of corosync's IPC connection: errno \(errno)")
+        }
+        return CPGDaemonCredentials(pid: credentials.pid, uid: credentials.uid, gid: credentials.gid)
+    }
+
+    /// Refuses a connection whose peer does not run as one of `trustedUIDs`, as Pacemaker does:
+    /// anything else answering on corosync's socket is not corosync.
+    func verifyDaemon(trustedUIDs: Set<UInt32>) throws(CPGError) -> CPGDaemonCredentials {
+        let credentials = try self.daemonCredentials()
+        guard trustedUIDs.contains(credentials.uid) else {
+            throw CPGError(
+                .untrustedDaemon,
+                "the process answering on corosync's CPG socket (pid \(credentials.pid)) runs as uid \(credentials.uid), which is not trusted (trusted: \(trustedUIDs.sorted()))"
+            )
+        }
+        return credentials
+    }
+
     /// The file descriptor that becomes readable when events wait (`cpg_fd_get`).
     func fileDescriptor() throws(CPGError) -> Int32 {
         var fd: Int32 = -1
