@@ -1,5 +1,3 @@
-import Synchronization
-
 /// The shared storage of a group's event log: the state machine behind a lock, with every
 /// continuation resumed outside the lock.
 ///
@@ -9,12 +7,12 @@ final class EventLog: Sendable {
     typealias Waiter = UnsafeContinuation<CPGEvent?, any Error>
     typealias StateMachine = EventLogStateMachine<Waiter>
 
-    private let state: Mutex<StateMachine>
-    private let resumeProducerHook: Mutex<(@Sendable () -> Void)?>
+    private let state: LockedValue<StateMachine>
+    private let resumeProducerHook: LockedValue<(@Sendable () -> Void)?>
 
     init(limits: StateMachine.Limits) {
-        self.state = Mutex(StateMachine(limits: limits))
-        self.resumeProducerHook = Mutex(nil)
+        self.state = LockedValue(StateMachine(limits: limits))
+        self.resumeProducerHook = LockedValue(nil)
     }
 
     /// Sets what to call when a paused producer may read again.

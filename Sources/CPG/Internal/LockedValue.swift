@@ -1,0 +1,34 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A value behind a `pthread_mutex_t`.
+///
+/// Used instead of `Synchronization.Mutex`, whose futex-based lock ThreadSanitizer cannot see on
+/// Linux: with it every access under the lock is reported as a race, and real races would hide.
+// @unchecked Sendable: `value` is only read or written between pthread_mutex_lock and
+// pthread_mutex_unlock on `mutex`, which lives in its own allocation for the box's lifetime.
+final class LockedValue<Value>: @unchecked Sendable {
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    private var value: Value
+
+    init(_ value: Value) {
+        self.value = value
+        self.mutex = UnsafeMutablePointer.allocate(capacity: 1)
+        self.mutex.initialize(to: pthread_mutex_t())
+        let status = pthread_mutex_init(self.mutex, nil)
+        precondition(status == 0, "pthread_mutex_init failed: \(status)")
+    }
+
+    deinit {
+        pthread_mutex_destroy(self.mutex)
+        self.mutex.deallocate()
+    }
+
+    /// Runs `body` with exclusive access to the value.
+    func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
+        pthread_mutex_lock(self.mutex)
+        defer { pthread_mutex_unlock(self.mutex) }
+        return try body(&self.value)
+    }
+}
