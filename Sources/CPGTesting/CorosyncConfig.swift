@@ -30,6 +30,8 @@ public struct CorosyncConfig: Sendable, Hashable {
     public var debugLogging: Bool
     /// Extra lines put verbatim into the `totem { }` section, such as `"max_messages: 20"`.
     public var extraTotemLines: [String]
+    /// Whole sections appended verbatim, such as `"uidgid {\n  uid: alice\n}"`.
+    public var extraSections: [String] = []
 
     /// Creates a configuration; every parameter has a default tuned for fast,
     /// reliable membership changes between namespaces on one machine.
@@ -101,6 +103,9 @@ public struct CorosyncConfig: Sendable, Hashable {
             text += "  }\n"
         }
         text += "}\n"
+        for extra in extraSections {
+            text += extra.hasSuffix("\n") ? extra : extra + "\n"
+        }
         return text
     }
 

@@ -220,3 +220,39 @@ struct CPGCtlReconnectTests {
         }
     }
 }
+
+@Suite("Unprivileged users and corosync's uidgid", .serialized, .timeLimit(.minutes(1)))
+struct UIDGIDTests {
+    /// Creates the system account if it does not exist yet (the test's own set-up).
+    static func account(_ name: String) async throws -> String {
+        if try await Shell.run(["id", "-u", name]).termination != .exited(0) {
+            _ = try await Shell.check(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name])
+        }
+        return name
+    }
+
+    @Test("a user corosync does not allow gets access denied naming uidgid.d; an allowed one works")
+    func accessByUser() async throws {
+        let allowed = try await Self.account("swiftcpg-allowed")
+        let denied = try await Self.account("swiftcpg-denied")
+        var options = LocalClusterOptions()
+        options.corosync.extraSections = ["uidgid {\n  uid: \(allowed)\n}"]
+        try await LocalCluster.withCluster(nodes: 1, options: options) { cluster in
+            let node = cluster.node(1)
+            let cpgctl = try BuiltCPGCtl.path()
+            func asUser(_ user: String) async throws -> ShellResult {
+                try await cluster.execute(
+                    ["setpriv", "--reuid=\(user)", "--regid=\(user)", "--clear-groups", cpgctl, "send", "uidgid", "--message", "hi"],
+                    onNode: node
+                )
+            }
+            let refused = try await asUser(denied)
+            #expect(refused.termination != .exited(0))
+            #expect(refused.standardError.contains("uidgid.d"), "\(refused.standardError)")
+            #expect(refused.standardError.split(separator: "\n").count == 1)
+            let accepted = try await asUser(allowed)
+            #expect(accepted.termination == .exited(0), "\(accepted.standardError)")
+            #expect(accepted.standardOutput.contains("sent 1 message"))
+        }
+    }
+}
