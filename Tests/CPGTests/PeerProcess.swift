@@ -97,7 +97,9 @@ final class PeerProcess: Sendable {
     /// Waits for the process to exit (off the cooperative pool) and answers its status.
     func exitStatus() async -> Int32 {
         await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
+            // A serial queue of its own gets a thread of its own: blocking the few threads of the
+            // global queue starves Foundation's pipe and termination handling.
+            DispatchQueue(label: "PeerProcess.wait").async {
                 self.process.waitUntilExit()
                 continuation.resume(returning: self.process.terminationStatus)
             }

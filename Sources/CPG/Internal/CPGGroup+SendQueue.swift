@@ -192,7 +192,9 @@ extension CPGGroup {
         if let confirmID {
             self.confirmations.append(Confirmation(id: confirmID, ownIndex: ownIndex, continuation: continuation))
         }
-        Self.largeSendQueue.async { [weak self] in
+        // A serial queue of its own (overcommit on Linux): libcpg blocks and sleeps in there, and
+        // must not take one of the global queues' few threads.
+        DispatchQueue(label: "swift-cpg.fragmented-send").async { [weak self] in
             let status = payload.withIOVecs { handle.multicast($0) }
             guard let self else { return }
             self.queueForSource.async {
@@ -276,7 +278,6 @@ extension CPGGroup {
         for send in pending { send.continuation.resume(throwing: error) }
     }
 
-    private static let largeSendQueue = DispatchQueue(label: "swift-cpg.fragmented-send", attributes: .concurrent)
 }
 
 /// A message waiting for corosync to accept it.
