@@ -9,6 +9,8 @@ let package = Package(
         .executable(name: "cpgctl", targets: ["cpgctl"]),
         .executable(name: "cpg-chat", targets: ["Chat"]),
         .executable(name: "cpg-demo", targets: ["Demo"]),
+        .executable(name: "cpg-kv", targets: ["KeyValueStore"]),
+        .executable(name: "cpg-leader", targets: ["LeaderElection"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -65,6 +67,25 @@ let package = Package(
             path: "Samples/Demo",
             exclude: ["README.md"]
         ),
+        // The replicated key-value store sample: its logic (a library the tests use) and its tool.
+        .target(
+            name: "ReplicatedKV",
+            dependencies: ["CPG", .product(name: "Logging", package: "swift-log")],
+            path: "Samples/KeyValueStore/Sources/ReplicatedKV"
+        ),
+        .executableTarget(
+            name: "KeyValueStore",
+            dependencies: ["CPG", "ReplicatedKV"],
+            path: "Samples/KeyValueStore/Sources/KeyValueStore"
+        ),
+        .executableTarget(
+            name: "LeaderElection",
+            dependencies: ["CPG"],
+            path: "Samples/LeaderElection",
+            exclude: ["README.md"]
+        ),
+        .testTarget(name: "CPGChannelTests", dependencies: ["CPG", "CPGTesting", "cpg-c-peer"]),
+        .testTarget(name: "CPGSampleTests", dependencies: ["CPG", "CPGTesting", "ReplicatedKV", "LeaderElection"]),
         .testTarget(
             name: "CPGTestingTests",
             dependencies: ["CPGTesting", "cpg-c-peer"]

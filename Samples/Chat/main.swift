@@ -10,9 +10,10 @@ import Dispatch
 import Foundation
 
 /// Prints a line at once, even when standard output is a pipe.
+/// (Written with FileHandle, not print and fflush(nil): fflush(nil) also waits for the lock of
+/// standard input, which readLine holds while it waits for a line.)
 func say(_ line: String) {
-    print(line)
-    fflush(nil)
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }
 
 /// Prints a line on standard error.

@@ -28,16 +28,16 @@ extension CPGGroup {
         _ = try await self.submit(.single(payload), confirm: false)
     }
 
-    /// Sends a string's UTF-8 bytes; see ``send(_:)-(_:[UInt8])``.
+    /// Sends a string's UTF-8 bytes; see ``send(_:)-([UInt8])``.
     public func send(_ text: String) async throws {
         _ = try await self.submit(.single(Array(text.utf8)), confirm: false)
     }
 
     /// Sends one message gathered from several buffers (scatter-gather, at most
-    /// ``maximumBufferCount``); receivers get the concatenation. See ``send(_:)-(_:[UInt8])``.
+    /// ``maximumBufferCount``); receivers get the concatenation. See ``send(_:)-([UInt8])``.
     ///
     /// - Throws: ``CPGError/Code/tooManyBuffers`` above ``maximumBufferCount``, and everything
-    ///   ``send(_:)-(_:[UInt8])`` throws.
+    ///   ``send(_:)-([UInt8])`` throws.
     public func send(buffers: [[UInt8]]) async throws {
         _ = try await self.submit(.multiple(buffers), confirm: false)
     }
@@ -49,7 +49,7 @@ extension CPGGroup {
     /// Delivery needs the group to keep reading: if the event buffer is full because a
     /// subscription does not consume, the confirmation waits until it does.
     ///
-    /// - Throws: what ``send(_:)-(_:[UInt8])`` throws; if the task is cancelled after corosync
+    /// - Throws: what ``send(_:)-([UInt8])`` throws; if the task is cancelled after corosync
     ///   accepted the message, ``CPGError/Code/confirmationCancelled`` (the message is still
     ///   delivered).
     public func sendConfirmed(_ payload: [UInt8]) async throws -> UInt64 {

@@ -1,6 +1,6 @@
 import Dispatch
 
-/// The send queue behind ``CPGGroup/send(_:)-(_:[UInt8])``: validation, flow-control retries,
+/// The send queue behind ``CPGGroup/send(_:)-([UInt8])``: validation, flow-control retries,
 /// fragmented sends off the actor, and confirmations of own deliveries.
 extension CPGGroup {
     /// Validates, sends or queues, and (for confirmed sends) waits for the delivery.
