@@ -1,0 +1,40 @@
+// swift-tools-version: 6.1
+// Benchmarks for swift-cpg, a package of their own so the library's build never sees them.
+//
+// Run everything with `scripts/bench` from the repository root (it builds this package in
+// release mode, makes sure a corosync answers, and writes RESULTS.md next to this file).
+import PackageDescription
+
+let package = Package(
+    name: "swift-cpg-benchmarks",
+    dependencies: [
+        .package(name: "swift-cpg", path: "..")
+    ],
+    targets: [
+        // The raw-C libcpg baseline (corosync's cpgbench pipeline and friends), callable from Swift.
+        .target(
+            name: "CPGBaseline",
+            linkerSettings: [.linkedLibrary("cpg"), .linkedLibrary("pthread")]
+        ),
+        // A plain-C member for child processes: sender, echo peer, stalled receiver.
+        .executableTarget(
+            name: "cpg-bench-peer",
+            dependencies: ["CPGBaseline"],
+            path: "Sources/CPGBenchPeer"
+        ),
+        // Counts malloc calls process-wide by defining malloc & co. in the executable (no LD_PRELOAD).
+        .target(name: "CAllocationCounter"),
+        // The harness: runs every measurement, Swift and C side by side, and prints the table.
+        .executableTarget(
+            name: "cpg-bench",
+            dependencies: [
+                .product(name: "CPG", package: "swift-cpg"),
+                // A private corosync to stop with SIGSTOP for the flow-control measurement.
+                .product(name: "CPGTesting", package: "swift-cpg"),
+                "CPGBaseline",
+                "CAllocationCounter",
+            ],
+            path: "Sources/CPGBench"
+        ),
+    ]
+)

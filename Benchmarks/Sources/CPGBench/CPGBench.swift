@@ -1,0 +1,572 @@
+import CAllocationCounter
+import CPG
+import CPGBaseline
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `cpg-bench`: swift-cpg against a raw-C libcpg client, same messages, same daemon.
+///
+///     cpg-bench [--out FILE] [--peer PATH] [--repeat N] [--quick] [--only abcdef]
+///               [--swift-version TEXT] [--revision TEXT]
+///
+/// Sections: a throughput, b receive-only, c latency, d client cost (allocations; CPU per
+/// message is in a and b), e stalled consumer, f flow-control stall. Child roles (run by the
+/// harness itself): `cpg-bench swift-echo GROUP`, `cpg-bench stalled-member GROUP TOTAL BYTES`.
+/// For profilers: `cpg-bench profile throughput|receive|c-… SIZE COUNT SENDERS` runs one run.
+@main
+struct CPGBench {
+    static func main() async {
+        let arguments = CommandLine.arguments
+        do {
+            switch arguments.dropFirst().first {
+            case "swift-echo" where arguments.count == 3:
+                try await Roles.swiftEcho(arguments[2])
+            case "stalled-member" where arguments.count == 5:
+                try await Roles.stalledMember(
+                    arguments[2],
+                    total: Int(arguments[3]) ?? 0,
+                    eventBufferBytes: Int(arguments[4]) ?? 0
+                )
+            case "profile" where arguments.count == 6:
+                // `cpg-bench profile throughput|receive|c-throughput|c-receive|c-receive-poll SIZE COUNT
+                // SENDERS`: one run, for a profiler.
+                let options = try Options([arguments[0]])
+                let scenarios = Scenarios(peerPath: options.peerPath, selfPath: options.selfPath)
+                let size = Int(arguments[3]) ?? 64
+                let count = Int(arguments[4]) ?? 10_000
+                let senders = Int(arguments[5]) ?? 1
+                // CPG_BENCH_ALLOCATION_SITES=1: print the most frequent allocation stacks per message.
+                let traceSites = getenv("CPG_BENCH_ALLOCATION_SITES") != nil
+                if traceSites { allocation_tracing_start() }
+                let result: RunResult
+                switch arguments[2] {
+                case "receive":
+                    // CPG_BENCH_EVENT_BUFFER_BYTES: the group's eventBufferBytes (default: the library's).
+                    let bufferBytes = getenv("CPG_BENCH_EVENT_BUFFER_BYTES").flatMap { Int(String(cString: $0)) }
+                    result = try await scenarios.swiftReceive(size: size, count: count, eventBufferBytes: bufferBytes)
+                case "c-receive": result = try await scenarios.cReceive(size: size, count: count)
+                case "c-receive-poll": result = try await scenarios.cReceive(size: size, count: count, pollLoop: true)
+                case "c-throughput": result = try await scenarios.cThroughput(size: size, count: count, senders: senders)
+                default: result = try await scenarios.swiftThroughput(size: size, count: count, senders: senders)
+                }
+                if traceSites { allocation_tracing_stop(2, Double(result.messages), 30) }
+                log(
+                    "\(rate(result)) msg/s, \(fmt(result.cpuMicrosecondsPerMessage)) µs CPU and "
+                        + "\(fmt(result.contextSwitchesPerMessage)) context switches per message"
+                )
+            default:
+                let options = try Options(arguments)
+                try await Runner(options: options).run()
+            }
+        } catch {
+            let text = "cpg-bench: \(error)\n"
+            _ = Array(text.utf8).withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+            exit(1)
+        }
+    }
+}
+
+struct Options {
+    var outputPath: String?
+    var peerPath: String
+    var selfPath: String
+    var repetitions = 3
+    var quick = false
+    var sections: Set<Character> = Set("abcdef")
+    var swiftVersion = ""
+    var revision = ""
+
+    init(_ arguments: [String]) throws {
+        let selfPath = readLink("/proc/self/exe") ?? arguments[0]
+        self.selfPath = selfPath
+        let directory = selfPath.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        self.peerPath = directory + "/cpg-bench-peer"
+        var index = 1
+        func value() throws -> String {
+            index += 1
+            guard index < arguments.count else { throw BenchError("\(arguments[index - 1]) needs a value") }
+            return arguments[index]
+        }
+        while index < arguments.count {
+            switch arguments[index] {
+            case "--out": self.outputPath = try value()
+            case "--peer": self.peerPath = try value()
+            case "--repeat": self.repetitions = max(1, Int(try value()) ?? 3)
+            case "--quick": self.quick = true
+            case "--only": self.sections = Set(try value())
+            case "--swift-version": self.swiftVersion = try value()
+            case "--revision": self.revision = try value()
+            case let other: throw BenchError("unknown argument \(other)")
+            }
+            index += 1
+        }
+    }
+}
+
+/// Runs the sections in order and writes the report.
+struct Runner {
+    let options: Options
+    let scenarios: Scenarios
+    /// Counts scale down by this with --quick.
+    let scale: Int
+
+    init(options: Options) {
+        self.options = options
+        self.scenarios = Scenarios(peerPath: options.peerPath, selfPath: options.selfPath)
+        self.scale = options.quick ? 10 : 1
+    }
+
+    func run() async throws {
+        guard access(self.options.peerPath, X_OK) == 0 else { throw BenchError("no C peer at \(self.options.peerPath)") }
+        let started = nowNanoseconds()
+        let environment = await self.environment()
+        log(environment.joined(separator: "\n"))
+        var report = Report()
+        self.checkAllocationCounter(&report)
+        let sections = self.options.sections
+        if sections.contains("a") { try await self.throughput(&report) }
+        if sections.contains("b") { try await self.receiveOnly(&report) }
+        if sections.contains("c") { try await self.latency(&report) }
+        if sections.contains("d") { try await self.clientCost(&report) }
+        if sections.contains("e") { try await self.stalledConsumer(&report) }
+        if sections.contains("f") { try await self.flowControl(&report) }
+        let minutes = Double(nowNanoseconds() - started) / 60e9
+        report.note("The whole run took \(fmt(minutes, 1)) minutes.")
+
+        log("\n" + report.plainTable + "\n")
+        for note in report.notes { log("- " + note) }
+        if !report.misses.isEmpty {
+            log("\nMissed targets:")
+            for miss in report.misses { log("- " + miss) }
+        }
+        if let path = self.options.outputPath {
+            try self.writeMarkdown(report, environment: environment, to: path)
+            log("\nwrote \(path)")
+        }
+    }
+
+    // MARK: Sections
+
+    private func throughput(_ report: inout Report) async throws {
+        let cases: [(size: Int, count: Int, senders: Int)] = [
+            (64, 100_000, 1), (1024, 100_000, 1), (65536, 20_000, 1), (1_048_576, 1000, 1),
+            (64, 50_000, 4), (1024, 50_000, 4),
+        ]
+        for item in cases {
+            let count = item.count / self.scale
+            var swiftRuns: [RunResult] = []
+            var cRuns: [RunResult] = []
+            for _ in 0..<self.options.repetitions {
+                cRuns.append(try await self.scenarios.cThroughput(size: item.size, count: count, senders: item.senders))
+                swiftRuns.append(try await self.scenarios.swiftThroughput(size: item.size, count: count, senders: item.senders))
+            }
+            let swift = RunResult.median(swiftRuns)
+            let c = RunResult.median(cRuns)
+            let scenario = "(a) throughput \(sizeText(item.size)), \(item.senders) sender\(item.senders == 1 ? "" : "s"), \(fmtCount(count)) msgs"
+            log("\(scenario): Swift \(rate(swift)) C \(rate(c)) (C try-again \(c.tryAgain ?? 0))")
+            let wallRatio = swift.wall / c.wall
+            report.add(
+                scenario,
+                "messages/s (wall: first send → last own delivery)",
+                swift: rate(swift),
+                c: rate(c),
+                ratio: wallRatio,
+                target: "wall ≤ 1.05×",
+                meets: wallRatio <= 1.05
+            )
+            let cpuRatio = swift.cpuMicrosecondsPerMessage / c.cpuMicrosecondsPerMessage
+            report.add(
+                scenario,
+                "client CPU µs per message (send + delivery)",
+                swift: fmt(swift.cpuMicrosecondsPerMessage),
+                c: fmt(c.cpuMicrosecondsPerMessage),
+                ratio: cpuRatio,
+                target: "≤ 1.25×",
+                meets: cpuRatio <= 1.25
+            )
+            report.add(
+                scenario,
+                "context switches per message (whole process)",
+                swift: fmt(swift.contextSwitchesPerMessage),
+                c: fmt(c.contextSwitchesPerMessage),
+                ratio: swift.contextSwitchesPerMessage / c.contextSwitchesPerMessage
+            )
+        }
+        report.note(
+            "(a) Median of \(self.options.repetitions) runs each, C and Swift alternating, one group per run. "
+                + "C is corosync's cpgbench pipeline: a thread in cpg_dispatch(CS_DISPATCH_BLOCKING), the sender(s) "
+                + "retrying CS_ERR_TRY_AGAIN at once (several senders share a mutex around cpg_mcast_joined). "
+                + "Swift: `send` from 1 or 4 tasks, one task iterating `messages`. CPU is the whole process's. "
+                + "1 MiB is above corosync's atomic size: libcpg fragments it and, on CS_ERR_TRY_AGAIN between "
+                + "fragments, sleeps 10 ms (printing \"sleep. counter=N\" on stderr), which makes that row noisy "
+                + "for both sides."
+        )
+    }
+
+    private func receiveOnly(_ report: inout Report) async throws {
+        for (size, baseCount) in [(64, 100_000), (1024, 100_000), (65536, 5000)] {
+            let count = baseCount / self.scale
+            var swiftRuns: [RunResult] = []
+            var cRuns: [RunResult] = []
+            var pollRuns: [RunResult] = []
+            for _ in 0..<self.options.repetitions {
+                cRuns.append(try await self.scenarios.cReceive(size: size, count: count))
+                pollRuns.append(try await self.scenarios.cReceive(size: size, count: count, pollLoop: true))
+                swiftRuns.append(try await self.scenarios.swiftReceive(size: size, count: count))
+            }
+            let swift = RunResult.median(swiftRuns)
+            let c = RunResult.median(cRuns)
+            let poll = RunResult.median(pollRuns)
+            let all = swiftRuns + cRuns + pollRuns
+            let errors = all.map(\.sequenceErrors).reduce(0, +)
+            let scenario = "(b) receive-only \(sizeText(size)), C sender process, \(fmtCount(count)) msgs"
+            log("\(scenario): Swift \(rate(swift)) \(fmt(swift.cpuMicrosecondsPerMessage)) µs/msg, C \(rate(c)) \(fmt(c.cpuMicrosecondsPerMessage)) µs/msg, C poll loop \(rate(poll)) \(fmt(poll.cpuMicrosecondsPerMessage)) µs/msg, errors \(errors)")
+            report.add(
+                scenario,
+                "messages/s, first → last delivery (C: blocking dispatch thread)",
+                swift: rate(swift),
+                c: rate(c),
+                ratio: swift.wall / c.wall
+            )
+            let cpuRatio = swift.cpuMicrosecondsPerMessage / c.cpuMicrosecondsPerMessage
+            report.add(
+                scenario,
+                "receiver CPU µs per delivered message (C: blocking dispatch thread)",
+                swift: fmt(swift.cpuMicrosecondsPerMessage),
+                c: fmt(c.cpuMicrosecondsPerMessage),
+                ratio: cpuRatio,
+                target: "≤ 1.25×",
+                meets: cpuRatio <= 1.25
+            )
+            report.add(
+                scenario,
+                "context switches per delivered message (C: blocking dispatch thread)",
+                swift: fmt(swift.contextSwitchesPerMessage),
+                c: fmt(c.contextSwitchesPerMessage),
+                ratio: swift.contextSwitchesPerMessage / c.contextSwitchesPerMessage
+            )
+            report.add(
+                scenario,
+                "messages/s (C: poll(fd) + CS_DISPATCH_ONE_NONBLOCKING loop, as the library reads)",
+                swift: rate(swift),
+                c: rate(poll),
+                ratio: swift.wall / poll.wall
+            )
+            report.add(
+                scenario,
+                "receiver CPU µs per delivered message (C: poll loop)",
+                swift: fmt(swift.cpuMicrosecondsPerMessage),
+                c: fmt(poll.cpuMicrosecondsPerMessage),
+                ratio: swift.cpuMicrosecondsPerMessage / poll.cpuMicrosecondsPerMessage
+            )
+            report.add(
+                scenario,
+                "payload or sequence errors (all runs)",
+                swift: "\(swiftRuns.map(\.sequenceErrors).reduce(0, +))",
+                c: "\((cRuns + pollRuns).map(\.sequenceErrors).reduce(0, +))",
+                target: "0",
+                meets: errors == 0
+            )
+        }
+        report.note(
+            "(b) The sender is `cpg-bench-peer send` (C, its own dispatch thread, spinning on CS_ERR_TRY_AGAIN). "
+                + "Two C receivers: a thread in cpg_dispatch(CS_DISPATCH_BLOCKING) (libqb wakes it through the "
+                + "ring's semaphore), and an event loop polling the fd and dispatching one event at a time until "
+                + "CS_ERR_TRY_AGAIN (woken through the socket, as the library's DispatchSource is). Every receiver "
+                + "checks every payload and each sender's sequence."
+        )
+    }
+
+    private func latency(_ report: inout Report) async throws {
+        let size = 64
+        let count = 20_000 / self.scale
+        let warmup = 1000 / self.scale
+        let (_, cRTT) = try await self.scenarios.cPing(size: size, count: count, warmup: warmup)
+        let (_, swiftRTT) = try await self.scenarios.swiftPing(size: size, count: count, warmup: warmup, echo: .c)
+        let (_, bothRTT) = try await self.scenarios.swiftPing(size: size, count: count, warmup: warmup, echo: .swift)
+        let c = cRTT.sorted()
+        let swift = swiftRTT.sorted()
+        let both = bothRTT.sorted()
+        let scenario = "(c) ping-pong \(sizeText(size)), \(fmtCount(count)) round trips"
+        for (label, fraction) in [("p50", 0.5), ("p99", 0.99), ("p99.9", 0.999)] {
+            let s = Double(percentile(swift, fraction)) / 1000
+            let cValue = Double(percentile(c, fraction)) / 1000
+            let ratio = s / cValue
+            log("\(scenario) \(label): Swift→C echo \(fmt(s, 1)) µs, C→C echo \(fmt(cValue, 1)) µs, Swift↔Swift \(fmt(Double(percentile(both, fraction)) / 1000, 1)) µs")
+            report.add(
+                scenario,
+                "\(label) round trip µs (Swift pinger vs C pinger, C echo peer)",
+                swift: fmt(s, 1),
+                c: fmt(cValue, 1),
+                ratio: ratio,
+                target: label == "p99" ? "≤ 1.10×" : "",
+                meets: label == "p99" ? ratio <= 1.10 : nil
+            )
+        }
+        for (label, fraction) in [("p50", 0.5), ("p99", 0.99), ("p99.9", 0.999)] {
+            let s = Double(percentile(both, fraction)) / 1000
+            let cValue = Double(percentile(c, fraction)) / 1000
+            report.add(
+                scenario,
+                "\(label) round trip µs, Swift pinger and Swift echo peer vs all C",
+                swift: fmt(s, 1),
+                c: fmt(cValue, 1),
+                ratio: s / cValue
+            )
+        }
+        report.note(
+            "(c) Round trip: send a ping (AGREED), the peer process echoes it (AGREED), until the echo is "
+                + "delivered. C pinger: one thread, cpg_dispatch(CS_DISPATCH_ONE_NONBLOCKING) + poll. "
+                + "The echo peer is `cpg-bench-peer echo` (C) or `cpg-bench swift-echo`. \(warmup) warm-up round trips "
+                + "are not counted."
+        )
+    }
+
+    private func clientCost(_ report: inout Report) async throws {
+        let count = 20_000 / self.scale
+        let cSend = try await self.scenarios.cThroughput(size: 64, count: count, senders: 1, countAllocations: true)
+        let swiftSend = try await self.scenarios.swiftThroughput(size: 64, count: count, senders: 1, countAllocations: true)
+        let cReceive = try await self.scenarios.cReceive(size: 64, count: count, countAllocations: true)
+        let swiftReceive = try await self.scenarios.swiftReceive(size: 64, count: count, countAllocations: true)
+        let pingCount = 5000 / self.scale
+        let (cPing, _) = try await self.scenarios.cPing(size: 64, count: pingCount, warmup: 200, countAllocations: true)
+        let (swiftPing, _) = try await self.scenarios.swiftPing(
+            size: 64,
+            count: pingCount,
+            warmup: 200,
+            echo: .c,
+            countAllocations: true
+        )
+        func perMessage(_ result: RunResult) -> Double { Double(result.allocations ?? 0) / Double(result.messages) }
+        let rows: [(String, RunResult, RunResult, Bool)] = [
+            ("(d) allocations per message: send + own delivery (64 B, \(fmtCount(count)) msgs)", swiftSend, cSend, true),
+            ("(d) allocations per delivered message, receive-only (64 B, \(fmtCount(count)) msgs)", swiftReceive, cReceive, true),
+            ("(d) allocations per ping round trip (send + 2 deliveries, 64 B, \(fmtCount(pingCount)))", swiftPing, cPing, false),
+        ]
+        for (scenario, swift, c, targeted) in rows {
+            log("\(scenario): Swift \(fmt(perMessage(swift))) C \(fmt(perMessage(c)))")
+            report.add(
+                scenario,
+                "heap allocations (malloc & co., whole process)",
+                swift: fmt(perMessage(swift)),
+                c: fmt(perMessage(c)),
+                target: targeted ? "≤ 2" : "",
+                meets: targeted ? perMessage(swift) <= 2 : nil
+            )
+        }
+        report.note(
+            "(d) Allocations are counted by the harness's own malloc/calloc/realloc/memalign definitions "
+                + "(CAllocationCounter, no LD_PRELOAD), enabled only around the measured loop; the timed runs of "
+                + "(a)–(c) run with counting off. CPU per message is in (a) and (b)."
+        )
+    }
+
+    private func stalledConsumer(_ report: inout Report) async throws {
+        let perSender = 8192 / self.scale
+        let size = 65536
+        let total = 2 * perSender * size
+        let cases: [(String, Scenarios.StalledMember)] = [
+            ("Swift member, default event buffer (64 MiB)", .swift(eventBufferBytes: nil)),
+            ("Swift member, eventBufferBytes = 8 MiB", .swift(eventBufferBytes: 8 << 20)),
+            ("C member (does not dispatch)", .c),
+        ]
+        var results: [(String, Scenarios.StallResult)] = []
+        for (label, kind) in cases {
+            let result = try await self.scenarios.stalledConsumer(kind, senders: 2, perSender: perSender, size: size)
+            log("(e) \(label): received \(result.received)/\(result.expected), errors \(result.sequenceErrors), peak RSS \(mib(result.memberPeakKiB)) MiB, corosync \(mib(result.corosyncBeforeKiB)) → \(mib(result.corosyncPeakKiB)) MiB, stall \(fmt(result.stallSeconds)) s, drain \(fmt(result.drainSeconds)) s")
+            results.append((label, result))
+        }
+        let c = results[2].1
+        for (label, result) in results.prefix(2) {
+            let scenario = "(e) stalled consumer, 2 C senders × \(fmtCount(perSender)) × 64 KiB = \(mib(total / 1024)) MiB: \(label)"
+            report.add(
+                scenario,
+                "member peak RSS MiB (VmHWM)",
+                swift: fmt(Double(result.memberPeakKiB) / 1024, 1),
+                c: fmt(Double(c.memberPeakKiB) / 1024, 1),
+                ratio: Double(result.memberPeakKiB) / Double(c.memberPeakKiB),
+                target: "< 64 MiB",
+                meets: result.memberPeakKiB < 64 * 1024
+            )
+            let lost = result.expected - result.received
+            report.add(
+                scenario,
+                "messages lost / payload or sequence errors",
+                swift: "\(lost) / \(result.sequenceErrors)",
+                c: "\(c.expected - c.received) / \(c.sequenceErrors)",
+                target: "0 / 0",
+                meets: lost == 0 && result.sequenceErrors == 0
+            )
+            report.add(
+                scenario,
+                "corosync RSS MiB during the run (before → sampled peak)",
+                swift: "\(mib(result.corosyncBeforeKiB)) → \(mib(result.corosyncPeakKiB))",
+                c: "\(mib(c.corosyncBeforeKiB)) → \(mib(c.corosyncPeakKiB))"
+            )
+            report.add(
+                scenario,
+                "drain: seconds / member CPU seconds",
+                swift: "\(fmt(result.drainSeconds)) / \(fmt(result.drainCPU))",
+                c: "\(fmt(c.drainSeconds)) / \(fmt(c.drainCPU))",
+                ratio: result.drainCPU / c.drainCPU
+            )
+        }
+        report.note(
+            "(e) The member joins and reads nothing while two `cpg-bench-peer send` processes send; once both "
+                + "have every message back, the member drains and checks each sender's sequence. corosync "
+                + "buffers what a member does not read in its own memory (its outq), so the backlog shows in "
+                + "the daemon's RSS, not the member's; a sampled peak of corosync's RSS only grows when its heap "
+                + "does (glibc keeps freed memory)."
+        )
+    }
+
+    private func flowControl(_ report: inout Report) async throws {
+        let seconds = self.options.quick ? 1.0 : 3.0
+        let (swift, c) = try await self.scenarios.flowControlStall(seconds: seconds, size: 65536)
+        log("(f) Swift \(fmt(swift.percentOfCore, 2)) % of a core (accepted \(swift.acceptedBeforePushback), stayed suspended \(swift.stayedSuspended)); C \(fmt(c.percentOfCore, 1)) % (try-again \(c.tryAgain ?? 0))")
+        let scenario = "(f) flow-control stall: every send suspended on CS_ERR_TRY_AGAIN for \(fmt(seconds, 0)) s"
+        report.add(
+            scenario,
+            "CPU % of one core while suspended",
+            swift: fmt(swift.percentOfCore, 2),
+            c: fmt(c.percentOfCore, 1),
+            ratio: swift.percentOfCore / c.percentOfCore,
+            target: "Swift < 5 %",
+            meets: swift.percentOfCore < 5 && swift.stayedSuspended
+        )
+        report.add(
+            scenario,
+            "context switches per second while suspended",
+            swift: fmt(Double(swift.contextSwitches) / swift.seconds, 0),
+            c: fmt(Double(c.contextSwitches) / c.seconds, 0)
+        )
+        report.add(
+            scenario,
+            "messages accepted before the push-back (64 KiB)",
+            swift: fmtCount(swift.acceptedBeforePushback),
+            c: fmtCount(c.acceptedBeforePushback)
+        )
+        report.note(
+            "(f) A private one-node corosync in a network namespace of its own (CPGTesting.LocalCluster), "
+                + "stopped with SIGSTOP; with 64 KiB messages libqb's IPC request ring (1 MiB) is full after 16 "
+                + "and every cpg_mcast_joined then answers CS_ERR_TRY_AGAIN for as long as the daemon stays "
+                + "stopped. Swift: one task sending in a loop (plus one consumer task); C: `cpg-bench-peer fc-spin`, "
+                + "cpgbench's immediate retry. With 64 B messages the same stopped daemon does not answer "
+                + "CS_ERR_TRY_AGAIN: cpg_mcast_joined blocks in libqb's send() of its one-byte notification once "
+                + "the socket buffer is full (about 280 messages), in C and in the library alike. A member that "
+                + "merely stops reading is not pushed back on this corosync (3.1.7, one node): the daemon queues "
+                + "the member's events in its own memory instead (see (e))."
+        )
+    }
+
+    // MARK: Environment and output
+
+    private func environment() async -> [String] {
+        var utc = tm()
+        var now = time(nil)
+        gmtime_r(&now, &utc)
+        var buffer = [CChar](repeating: 0, count: 64)
+        let length = strftime(&buffer, buffer.count, "%Y-%m-%d %H:%M:%S UTC", &utc)
+        let date = String(decoding: buffer[0..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let cpu =
+            readFile("/proc/cpuinfo")?.split(separator: "\n").first { $0.hasPrefix("model name") }
+            .map { $0.split(separator: ":", maxSplits: 1).last.map { String($0).trimmingLeadingSpaces() } ?? "" } ?? "unknown"
+        var name = utsname()
+        uname(&name)
+        let kernel = withUnsafeBytes(of: name.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        let load = readFile("/proc/loadavg")?.split(separator: " ").prefix(3).joined(separator: " ") ?? "?"
+        let daemons = corosyncPIDsInThisNamespace()
+        let allDaemons = self.allCorosyncCount()
+        return [
+            "Date: \(date)",
+            "Machine: \(sysconf(Int32(_SC_NPROCESSORS_ONLN))) CPUs (nproc), \(cpu), Linux \(kernel)",
+            "corosync: \(await self.corosyncVersion()), \(daemons.count) daemon(s) in this namespace (pid \(daemons.map(String.init).joined(separator: ","))), \(allDaemons) on the machine",
+            "Swift: \(self.options.swiftVersion.isEmpty ? "unknown" : self.options.swiftVersion), release build",
+            "swift-cpg: \(self.options.revision.isEmpty ? "unknown revision" : self.options.revision)",
+            "Load average before the run: \(load)",
+        ]
+    }
+
+    private func allCorosyncCount() -> Int {
+        guard let directory = opendir("/proc") else { return 0 }
+        defer { closedir(directory) }
+        var count = 0
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard Int32(name) != nil else { continue }
+            if readFile("/proc/\(name)/comm")?.trimmingSuffixNewline() == "corosync" { count += 1 }
+        }
+        return count
+    }
+
+    private func corosyncVersion() async -> String {
+        guard let daemon = corosyncPIDsInThisNamespace().first,
+            let executable = readLink("/proc/\(daemon)/exe"),
+            let peer = try? Peer.spawn([executable, "-v"])
+        else { return "unknown" }
+        // `corosync -v` prints "Corosync Cluster Engine, version '3.1.7'" first.
+        var version = "unknown"
+        if let line = await peer.readLine(), let start = line.firstIndex(of: "'") {
+            version = String(line[line.index(after: start)...].prefix { $0 != "'" })
+        }
+        _ = await peer.waitForExit()
+        return version
+    }
+
+    private func checkAllocationCounter(_ report: inout Report) {
+        allocation_counter_start()
+        let array = [UInt8](repeating: 1, count: 1000)
+        let counted = allocation_counter_stop().allocations
+        if counted == 0 || array.count != 1000 {
+            report.note("WARNING: the allocation counter saw no allocation in its self-check; (d) is not valid.")
+        }
+    }
+
+    private func writeMarkdown(_ report: Report, environment: [String], to path: String) throws {
+        var text = "# swift-cpg benchmark results\n\n"
+        text += "Written by `scripts/bench` (Benchmarks/Sources/CPGBench): swift-cpg's `CPGGroup` against a raw-C "
+        text += "libcpg client (Benchmarks/Sources/CPGBaseline) on the same corosync, the same messages, in the same run.\n\n"
+        text += environment.map { "- " + $0 }.joined(separator: "\n") + "\n\n"
+        text += report.markdownTable + "\n\n"
+        text += "## Notes\n\n"
+        text += report.notes.map { "- " + $0 }.joined(separator: "\n") + "\n"
+        if !report.misses.isEmpty {
+            text += "\n## Missed targets\n\n" + report.misses.map { "- " + $0 }.joined(separator: "\n") + "\n"
+        }
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw BenchError("cannot write \(path): errno \(errno)") }
+        defer { close(fd) }
+        let bytes = Array(text.utf8)
+        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        guard written == bytes.count else { throw BenchError("short write to \(path)") }
+    }
+}
+
+func log(_ text: String) {
+    let bytes = Array((text + "\n").utf8)
+    _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+}
+
+func sizeText(_ size: Int) -> String {
+    if size >= 1 << 20, size % (1 << 20) == 0 { return "\(size >> 20) MiB" }
+    if size >= 1024, size % 1024 == 0 { return "\(size >> 10) KiB" }
+    return "\(size) B"
+}
+
+func rate(_ result: RunResult) -> String {
+    let perSecond = fmtCount(Int(result.messagesPerSecond.rounded()))
+    let megabytes = Double(result.bytes) / result.wall / 1e6
+    return "\(perSecond) (\(fmt(megabytes, megabytes < 10 ? 1 : 0)) MB/s)"
+}
+
+func mib(_ kib: Int) -> String {
+    fmt(Double(kib) / 1024, 0)
+}
+
+extension String {
+    func trimmingLeadingSpaces() -> String {
+        String(self.drop { $0 == " " || $0 == "\t" })
+    }
+}

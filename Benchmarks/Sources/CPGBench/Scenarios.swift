@@ -1,0 +1,431 @@
+import CAllocationCounter
+import CPG
+import CPGBaseline
+import CPGTesting
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Every measurement, each as a Swift run and a C run doing the same with the same messages.
+///
+/// CPU times are this process's (`getrusage`), so each run has the process to itself: the runs
+/// never overlap. Peers that must be other processes (a process joins a group once) are
+/// `cpg-bench-peer` (C) or this executable in a child role (Swift).
+struct Scenarios: Sendable {
+    /// The C peer executable.
+    let peerPath: String
+    /// This executable, for the Swift child roles.
+    let selfPath: String
+
+    // MARK: (a) throughput: send, and see every own message delivered back
+
+    /// Sends `count` messages of `size` bytes from `senders` concurrent tasks and returns when the
+    /// last one came back through `messages`. Wall time: first send to last own delivery.
+    func swiftThroughput(size: Int, count: Int, senders: Int, countAllocations: Bool = false) async throws -> RunResult {
+        let group = try await CPGGroup.join(GroupNames.make("tput-s"))
+        let me = group.localMember
+        let messages = group.messages
+        let payload = benchPayload(size: size)
+        if countAllocations { allocation_counter_start() }
+        let cpuBefore = CPUTime.now()
+        let start = nowNanoseconds()
+        async let lastDelivery: UInt64 = {
+            var delivered = 0
+            for try await message in messages where message.sender == me {
+                delivered += 1
+                if delivered == count { return nowNanoseconds() }
+            }
+            throw BenchError("the messages ended after \(delivered) of \(count)")
+        }()
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            for sender in 0..<senders {
+                let share = count / senders + (sender < count % senders ? 1 : 0)
+                tasks.addTask {
+                    for _ in 0..<share { try await group.send(payload) }
+                }
+            }
+            try await tasks.waitForAll()
+        }
+        let end = try await lastDelivery
+        let cpu = CPUTime.now() - cpuBefore
+        let allocations = countAllocations ? Int(allocation_counter_stop().allocations) : nil
+        try await group.leave()
+        var result = RunResult(wall: Double(end - start) / 1e9, cpu: cpu, messages: count, bytes: count * size)
+        result.allocations = allocations
+        return result
+    }
+
+    /// The C pipeline: `cpg_baseline_throughput_senders`.
+    func cThroughput(size: Int, count: Int, senders: Int, countAllocations: Bool = false) async throws -> RunResult {
+        let name = GroupNames.make("tput-c")
+        let (status, stats, allocations) = await offPool { () -> (Int32, cpg_baseline_stats, Int?) in
+            var stats = cpg_baseline_stats()
+            if countAllocations { allocation_counter_start() }
+            let status = cpg_baseline_throughput_senders(name, size, UInt64(count), UInt32(senders), &stats)
+            let allocations = countAllocations ? Int(allocation_counter_stop().allocations) : nil
+            return (status, stats, allocations)
+        }
+        try checkStatus(status, "cpg_baseline_throughput_senders")
+        var result = RunResult(stats)
+        result.allocations = allocations
+        return result
+    }
+
+    // MARK: (b) receive-only: a C sender process, this process receives
+
+    /// A C sender child sends `count` messages; the Swift member iterates `messages` and checks
+    /// every payload and the sender's sequence. Wall time: first to last delivery.
+    func swiftReceive(size: Int, count: Int, eventBufferBytes: Int? = nil, countAllocations: Bool = false) async throws
+        -> RunResult
+    {
+        let name = GroupNames.make("recv-s")
+        var configuration = CPGConfiguration()
+        if let eventBufferBytes { configuration.eventBufferBytes = eventBufferBytes }
+        let group = try await CPGGroup.join(name, configuration: configuration)
+        let me = group.localMember
+        let messages = group.messages
+        let sender = try Peer.spawn([self.peerPath, "send", name, "\(count)", "\(size)", "2"])
+        if countAllocations { allocation_counter_start() }
+        let cpuBefore = CPUTime.now()
+        var checker = SequenceChecker()
+        var received = 0
+        var bytes = 0
+        var first: UInt64 = 0
+        var last: UInt64 = 0
+        for try await message in messages where message.sender != me {
+            if received == 0 { first = nowNanoseconds() }
+            checker.check(message.payload, senderKey: UInt64(message.sender.nodeID) << 32 | UInt64(message.sender.pid))
+            received += 1
+            bytes += message.payload.count
+            if received == count {
+                last = nowNanoseconds()
+                break
+            }
+        }
+        let cpu = CPUTime.now() - cpuBefore
+        let allocations = countAllocations ? Int(allocation_counter_stop().allocations) : nil
+        _ = try await sender.expectLine(startingWith: "done")
+        _ = await sender.waitForExit()
+        try await group.leave()
+        guard received == count else { throw BenchError("received \(received) of \(count) messages") }
+        var result = RunResult(
+            wall: Double(last - first) / 1e9,
+            cpu: cpu,
+            messages: received,
+            bytes: bytes,
+            sequenceErrors: checker.errors
+        )
+        result.allocations = allocations
+        return result
+    }
+
+    /// The same with a C receiver: a thread in `cpg_dispatch(CS_DISPATCH_BLOCKING)`, or with
+    /// `pollLoop` one thread polling the fd and dispatching (`CS_DISPATCH_ONE_NONBLOCKING`) as an
+    /// event loop does, the way the Swift library reads.
+    func cReceive(size: Int, count: Int, pollLoop: Bool = false, countAllocations: Bool = false) async throws -> RunResult {
+        let name = GroupNames.make("recv-c")
+        let member = try BaselineMember.join(name, dispatchThread: !pollLoop)
+        cpg_baseline_receive_begin(member.pointer)
+        let sender = try Peer.spawn([self.peerPath, "send", name, "\(count)", "\(size)", "2"])
+        let (status, stats, allocations) = await offPool { () -> (Int32, cpg_baseline_stats, Int?) in
+            var stats = cpg_baseline_stats()
+            if countAllocations { allocation_counter_start() }
+            let status = cpg_baseline_receive_wait(member.pointer, UInt64(count), 120, &stats)
+            let allocations = countAllocations ? Int(allocation_counter_stop().allocations) : nil
+            return (status, stats, allocations)
+        }
+        _ = try await sender.expectLine(startingWith: "done")
+        _ = await sender.waitForExit()
+        _ = await offPool { cpg_baseline_leave(member.pointer) }
+        try checkStatus(status, "cpg_baseline_receive_wait")
+        var result = RunResult(stats)
+        result.allocations = allocations
+        return result
+    }
+
+    // MARK: (c) latency: ping-pong with an echo peer in a child process
+
+    enum EchoPeer: String {
+        case c = "C"
+        case swift = "Swift"
+    }
+
+    /// Sends a ping, waits for the peer's echo, `warmup + count` times; returns the round trips
+    /// after the warm-up, in nanoseconds.
+    func swiftPing(size: Int, count: Int, warmup: Int, echo: EchoPeer, countAllocations: Bool = false) async throws
+        -> (RunResult, [UInt64])
+    {
+        let name = GroupNames.make("ping-s")
+        let group = try await CPGGroup.join(name)
+        let me = group.localMember
+        var iterator = group.messages.makeAsyncIterator()
+        let arguments = echo == .c ? [self.peerPath, "echo", name] : [self.selfPath, "swift-echo", name]
+        let echoPeer = try Peer.spawn(arguments)
+        _ = try await echoPeer.expectLine(startingWith: "ready")
+        try await waitForMembers(group, 2)
+        var payload = [UInt8](repeating: 0, count: size)
+        var rtts: [UInt64] = []
+        rtts.reserveCapacity(count)
+        var cpuBefore = CPUTime.now()
+        var start = nowNanoseconds()
+        let echoKind = UInt8(CPG_BASELINE_KIND_ECHO)
+        for index in 0..<(warmup + count) {
+            if index == warmup {
+                if countAllocations { allocation_counter_start() }
+                cpuBefore = CPUTime.now()
+                start = nowNanoseconds()
+            }
+            payload.withUnsafeMutableBufferPointer {
+                cpg_baseline_fill($0.baseAddress, size, UInt64(index), UInt8(CPG_BASELINE_KIND_PING))
+            }
+            let sent = nowNanoseconds()
+            try await group.send(payload)
+            while true {
+                guard let message = try await iterator.next() else { throw BenchError("the messages ended") }
+                if message.sender != me, message.payload.count >= 9, message.payload[8] == echoKind,
+                    payloadSequence(message.payload) == UInt64(index)
+                {
+                    break
+                }
+            }
+            let rtt = nowNanoseconds() - sent
+            if index >= warmup { rtts.append(rtt) }
+        }
+        let cpu = CPUTime.now() - cpuBefore
+        let wall = Double(nowNanoseconds() - start) / 1e9
+        let allocations = countAllocations ? Int(allocation_counter_stop().allocations) : nil
+        echoPeer.closeInput()
+        _ = await echoPeer.waitForExit()
+        try await group.leave()
+        var result = RunResult(wall: wall, cpu: cpu, messages: count, bytes: count * size)
+        result.allocations = allocations
+        return (result, rtts)
+    }
+
+    /// The C pinger (`cpg_baseline_ping`, one thread dispatching) against the C echo peer.
+    func cPing(size: Int, count: Int, warmup: Int, countAllocations: Bool = false) async throws -> (RunResult, [UInt64]) {
+        let name = GroupNames.make("ping-c")
+        let member = try BaselineMember.join(name, dispatchThread: false)
+        let echoPeer = try Peer.spawn([self.peerPath, "echo", name])
+        _ = try await echoPeer.expectLine(startingWith: "ready")
+        let (status, stats, rtts, allocations) = await offPool { () -> (Int32, cpg_baseline_stats, [UInt64], Int?) in
+            var stats = cpg_baseline_stats()
+            var rtts = [UInt64](repeating: 0, count: max(warmup, count))
+            var status = cpg_baseline_wait_members(member.pointer, 2, 10)
+            guard status == CPG_BASELINE_OK else { return (status, stats, [], nil) }
+            status = cpg_baseline_ping(member.pointer, size, UInt64(warmup), &rtts, &stats)
+            guard status == CPG_BASELINE_OK else { return (status, stats, [], nil) }
+            if countAllocations { allocation_counter_start() }
+            status = cpg_baseline_ping(member.pointer, size, UInt64(count), &rtts, &stats)
+            let allocations = countAllocations ? Int(allocation_counter_stop().allocations) : nil
+            return (status, stats, Array(rtts.prefix(count)), allocations)
+        }
+        echoPeer.closeInput()
+        _ = await echoPeer.waitForExit()
+        _ = await offPool { cpg_baseline_leave(member.pointer) }
+        try checkStatus(status, "cpg_baseline_ping")
+        var result = RunResult(stats)
+        result.allocations = allocations
+        return (result, rtts)
+    }
+
+    private func waitForMembers(_ group: CPGGroup, _ count: Int) async throws {
+        let deadline = nowNanoseconds() + 10_000_000_000
+        while try await group.members().count < count {
+            guard nowNanoseconds() < deadline else { throw BenchError("the peer did not join within 10 s") }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+    }
+
+    // MARK: (e) stalled consumer
+
+    enum StalledMember {
+        /// A Swift member (`cpg-bench stalled-member`), with this event buffer (`nil`: the default).
+        case swift(eventBufferBytes: Int?)
+        /// The C member (`cpg-bench-peer stall-recv`): it simply does not dispatch.
+        case c
+    }
+
+    struct StallResult {
+        var expected: Int
+        var received: Int
+        var bytes: Int
+        var sequenceErrors: Int
+        /// The member's own VmHWM at the end, and its VmRSS after joining.
+        var memberPeakKiB: Int
+        var memberBaseKiB: Int
+        /// corosync's VmRSS before and its sampled peak during the run.
+        var corosyncBeforeKiB: Int
+        var corosyncPeakKiB: Int
+        /// From the senders' start until both had every message back; then the drain.
+        var stallSeconds: Double
+        var drainSeconds: Double
+        var drainCPU: Double
+    }
+
+    /// `senders` C members send `perSender` messages of `size` bytes each while the member under
+    /// test reads nothing; once they are done, it drains everything, checking each sender's sequence.
+    func stalledConsumer(_ kind: StalledMember, senders: Int, perSender: Int, size: Int) async throws -> StallResult {
+        let name = GroupNames.make("stall")
+        let total = senders * perSender
+        let arguments: [String]
+        switch kind {
+        case .swift(let bytes): arguments = [self.selfPath, "stalled-member", name, "\(total)", "\(bytes ?? 0)"]
+        case .c: arguments = [self.peerPath, "stall-recv", name, "\(total)"]
+        }
+        let member = try Peer.spawn(arguments)
+        _ = try await member.expectLine(startingWith: "ready")
+        let corosync = corosyncPIDsInThisNamespace()
+        let corosyncBefore = corosync.map { cpg_baseline_rss_kib($0) }.max() ?? -1
+        let sampler = RSSSampler(pids: corosync + [member.pid])
+        let stallStart = nowNanoseconds()
+        let peers = try (0..<senders).map { _ in
+            try Peer.spawn([self.peerPath, "send", name, "\(perSender)", "\(size)", "\(senders + 1)"])
+        }
+        for peer in peers {
+            _ = try await peer.expectLine(startingWith: "done")
+            _ = await peer.waitForExit()
+        }
+        let stallEnd = nowNanoseconds()
+        member.writeLine("drain")
+        let done = keyValues(try await member.expectLine(startingWith: "done"))
+        let drainEnd = nowNanoseconds()
+        let peaks = sampler.stop()
+        member.closeInput()
+        _ = await member.waitForExit()
+        return StallResult(
+            expected: total,
+            received: Int(done["messages"] ?? "") ?? -1,
+            bytes: Int(done["bytes"] ?? "") ?? -1,
+            sequenceErrors: Int(done["sequence_errors"] ?? "") ?? -1,
+            memberPeakKiB: Int(done["peak_rss_kib"] ?? "") ?? -1,
+            memberBaseKiB: Int(done["rss_before_kib"] ?? "") ?? -1,
+            corosyncBeforeKiB: corosyncBefore,
+            corosyncPeakKiB: corosync.compactMap { peaks[$0] }.max() ?? -1,
+            stallSeconds: Double(stallEnd - stallStart) / 1e9,
+            drainSeconds: Double(drainEnd - stallEnd) / 1e9,
+            drainCPU: Double(done["cpu"] ?? "") ?? -1
+        )
+    }
+
+    // MARK: (f) flow-control stall
+
+    struct FlowControlResult {
+        /// Messages corosync accepted before it pushed back.
+        var acceptedBeforePushback: Int
+        /// The measured window while every send waited, and the CPU burnt in it.
+        var seconds: Double
+        var cpu: Double
+        var contextSwitches: Int
+        /// Whether no message got through during the window.
+        var stayedSuspended: Bool
+        var tryAgain: Int?
+
+        var percentOfCore: Double { self.cpu / self.seconds * 100 }
+    }
+
+    /// Runs both sides against a private one-node corosync in a network namespace of its own,
+    /// stopped with SIGSTOP so that it pushes back for as long as the window lasts (the root
+    /// namespace's daemon is never touched).
+    func flowControlStall(seconds: Double, size: Int) async throws -> (swift: FlowControlResult, c: FlowControlResult) {
+        log("(f) starting a private one-node corosync")
+        let cluster = try await LocalCluster.start(nodes: 1, logger: CPGGroup.silentLogger)
+        log("(f) started \(cluster.nodes[0].namespaceName)")
+        do {
+            let node = cluster.nodes[0]
+            let swift = try await self.swiftFlowControl(cluster: cluster, node: node, seconds: seconds, size: size)
+            let c = try await self.cFlowControl(cluster: cluster, node: node, seconds: seconds, size: size)
+            await cluster.stop()
+            return (swift, c)
+        } catch {
+            await cluster.stop()
+            throw error
+        }
+    }
+
+    private final class Counter: Sendable {
+        let value = Atomic<Int>(0)
+    }
+
+    private func swiftFlowControl(cluster: LocalCluster, node: ClusterNode, seconds: Double, size: Int) async throws
+        -> FlowControlResult
+    {
+        var configuration = CPGConfiguration()
+        configuration.networkNamespace = node.namespacePath
+        let group = try await CPGGroup.join(GroupNames.make("fc-s"), configuration: configuration)
+        let messages = group.messages
+        let consumer = Task {
+            for try await _ in messages {}
+        }
+        try await cluster.pauseDaemon(node)
+        log("(f) paused corosync; the Swift sender starts")
+        let accepted = Counter()
+        let payload = benchPayload(size: size)
+        let sender = Task {
+            while !Task.isCancelled {
+                try await group.send(payload)
+                accepted.value.add(1, ordering: .relaxed)
+            }
+        }
+        // Suspended: no send has returned for 300 ms.
+        var last = -1
+        var stableSince = nowNanoseconds()
+        let deadline = nowNanoseconds() + 30_000_000_000
+        while true {
+            try await Task.sleep(for: .milliseconds(50))
+            let now = nowNanoseconds()
+            let value = accepted.value.load(ordering: .relaxed)
+            if value != last {
+                last = value
+                stableSince = now
+            } else if now - stableSince > 300_000_000 {
+                break
+            }
+            guard now < deadline else { throw BenchError("the Swift sender never stalled") }
+        }
+        log("(f) the Swift sender is suspended after \(last) messages")
+        let cpuBefore = CPUTime.now()
+        let start = nowNanoseconds()
+        try await Task.sleep(for: .seconds(seconds))
+        let cpu = CPUTime.now() - cpuBefore
+        let wall = Double(nowNanoseconds() - start) / 1e9
+        let stayed = accepted.value.load(ordering: .relaxed) == last
+        try await cluster.resumeDaemon(node)
+        sender.cancel()
+        _ = await sender.result
+        await group.close()
+        _ = await consumer.result
+        return FlowControlResult(
+            acceptedBeforePushback: last,
+            seconds: wall,
+            cpu: cpu.total,
+            contextSwitches: cpu.contextSwitches,
+            stayedSuspended: stayed
+        )
+    }
+
+    private func cFlowControl(cluster: LocalCluster, node: ClusterNode, seconds: Double, size: Int) async throws
+        -> FlowControlResult
+    {
+        let name = GroupNames.make("fc-c")
+        let peer = try Peer.spawn([
+            "ip", "netns", "exec", node.namespaceName, self.peerPath, "fc-spin", name, "\(size)", "\(seconds)",
+        ])
+        _ = try await peer.expectLine(startingWith: "ready")
+        try await cluster.pauseDaemon(node)
+        peer.writeLine("go")
+        let done = keyValues(try await peer.expectLine(startingWith: "done"))
+        try await cluster.resumeDaemon(node)
+        _ = await peer.waitForExit()
+        return FlowControlResult(
+            acceptedBeforePushback: Int(done["accepted"] ?? "") ?? -1,
+            seconds: Double(done["wall"] ?? "") ?? .nan,
+            cpu: Double(done["cpu"] ?? "") ?? .nan,
+            contextSwitches: Int(done["context_switches"] ?? "") ?? -1,
+            stayedSuspended: true,
+            tryAgain: Int(done["try_again"] ?? "")
+        )
+    }
+}
