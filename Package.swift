@@ -84,6 +84,7 @@ let package = Package(
             path: "Samples/LeaderElection",
             exclude: ["README.md"]
         ),
+        .testTarget(name: "CPGClusterTests", dependencies: ["CPG", "CPGTesting", "cpg-c-peer"]),
         .testTarget(name: "CPGChannelTests", dependencies: ["CPG", "CPGTesting", "cpg-c-peer"]),
         .testTarget(name: "CPGSampleTests", dependencies: ["CPG", "CPGTesting", "ReplicatedKV", "LeaderElection"]),
         .testTarget(

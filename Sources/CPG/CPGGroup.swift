@@ -67,6 +67,7 @@ public actor CPGGroup {
     /// Payloads tests watch (see `ForTesting/`); empty in production.
     var queueWatches: [[UInt8]: QueueWatch] = [:]
     var flowControlWaiters: [CheckedContinuation<Void, Never>] = []
+    var pauseWaiters: [CheckedContinuation<Void, Never>] = []
     /// A fragmented send runs off the actor; meanwhile nothing else uses the request channel.
     var largeSendInFlight = false
     var requestChannelWaiters: [CheckedContinuation<Void, Never>] = []

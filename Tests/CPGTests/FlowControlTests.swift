@@ -70,7 +70,13 @@ struct FlowControlTests {
         await group.waitForFlowControl()
         var cancelled: [[UInt8]] = []
         var sent: [[UInt8]] = []
-        for attempt in 0..<200 where cancelled.count < 3 {
+        // A marker is queued only if it finds other sends queued: try until one is, for up to
+        // 30 s (on a loaded machine the saturators are slow to keep the queue full).
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: .seconds(30))
+        var attempt = 0
+        while cancelled.isEmpty, clock.now < deadline {
+            attempt += 1
             let marker = Array("marker \(attempt)".utf8)
             await group.watchQueueing(of: marker)
             let task = Task { try await group.send(marker) }

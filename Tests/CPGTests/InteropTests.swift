@@ -77,16 +77,17 @@ struct InteropTests {
         configuration.eventBufferCount = 100
         let name = uniqueGroupName()
         let group = try await CPGGroup.join(name, configuration: configuration)
-        let messages = group.messages  // subscribed, but not read until the sender is done
+        let messages = group.messages  // subscribed, but not read until the group stops reading
         let count = 5000
         let peer = try PeerProcess(
             product: "cpg-c-peer",
             [String(decoding: name.bytes, as: UTF8.self), "--wait-members", "2", "--send", "\(count)", "--size", "1000", "--prefix", "p", "--expect", "\(count)"]
         )
-        // The peer exits once all its messages were ordered and delivered back to it, while
-        // this member read none of them.
-        #expect(await peer.exitStatus() == 0)
-        #expect(group.log.peakCount <= 100)
+        // Stall until the buffer is full and the group has stopped reading corosync's fd; the
+        // peer goes on sending while corosync holds the rest (waiting for the peer to finish
+        // would deadlock: corosync pushes back on every sender while a member does not read).
+        await group.waitUntilReadingPaused()
+        #expect(group.log.peakCount == 100)
         var index = 0
         for try await message in messages {
             let text = String(decoding: message.payload.prefix(while: { $0 != UInt8(ascii: ".") }), as: UTF8.self)
@@ -97,6 +98,7 @@ struct InteropTests {
         }
         #expect(index == count)
         #expect(group.log.peakCount <= 100)
+        #expect(await peer.exitStatus() == 0)
         await group.close()
     }
 

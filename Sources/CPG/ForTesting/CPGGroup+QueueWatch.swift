@@ -39,6 +39,12 @@ extension CPGGroup {
         await withCheckedContinuation { self.flowControlWaiters.append($0) }
     }
 
+    /// Returns once the group has stopped reading because its buffer is full (for tests).
+    func waitUntilReadingPaused() async {
+        guard self.source == nil || self.sourceResumed else { return }
+        await withCheckedContinuation { self.pauseWaiters.append($0) }
+    }
+
     /// How many sends wait for corosync to accept them (for tests).
     var queuedSendCount: Int { self.sendQueue.count }
 }

@@ -60,6 +60,11 @@ extension CPGGroup {
         guard let source = self.source, self.sourceResumed else { return }
         self.sourceResumed = false
         source.suspend()
+        if !self.pauseWaiters.isEmpty {
+            let waiters = self.pauseWaiters
+            self.pauseWaiters.removeAll()
+            for waiter in waiters { waiter.resume() }
+        }
     }
 
     /// The fd is readable: dispatch events one at a time until none waits, the buffer is full,
