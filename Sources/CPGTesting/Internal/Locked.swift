@@ -5,6 +5,8 @@ import Foundation
 /// The small building block every other type in this module uses to share
 /// state between the threads that wait for child processes and the Swift
 /// concurrency world.
+// @unchecked Sendable: `value` is only touched inside withLock, between lock() and unlock() of
+// the immutable `lock`.
 final class Locked<Value: Sendable>: @unchecked Sendable {
     private let lock = NSLock()
     private var value: Value

@@ -9,6 +9,7 @@ import Foundation
 /// (Threads of Swift's cooperative pool can come and go, which would kill
 /// children at random.) Spawning from one thread also serialises spawns, so
 /// file descriptors made for one child are never inherited by another.
+// @unchecked Sendable: `jobs` is only read or written while `condition` (immutable) is locked.
 final class SpawnThread: @unchecked Sendable {
     static let shared = SpawnThread()
 
