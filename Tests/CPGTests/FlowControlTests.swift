@@ -1,4 +1,5 @@
 @testable import CPG
+import CPGTesting
 import Foundation
 import Synchronization
 import Testing
@@ -53,63 +54,57 @@ struct FlowControlTests {
 
     @Test("a send cancelled while it waits for flow control throws CancellationError and is never delivered")
     func cancellationWhileFlowControlled() async throws {
-        var configuration = CPGConfiguration()
-        configuration.eventBufferCount = 64
-        let group = try await CPGGroup.join(uniqueGroupName(), configuration: configuration)
-        let messages = group.messages
-        let end = Array("end".utf8)
-        // Nobody reads yet: the group's buffer fills, it stops reading corosync's fd, and
-        // corosync then answers this member's sends with CS_ERR_TRY_AGAIN.
-        let stop = Flag()
-        let saturators = (0..<16).map { _ in
-            Task {
-                let filler = [UInt8](repeating: 0x41, count: 65536)
-                while !stop.isSet { try await group.send(filler) }
+        // A private one-node cluster whose daemon is paused: corosync then reads no request, the
+        // connection's request ring fills, and every send after that meets CS_ERR_TRY_AGAIN until
+        // the daemon continues. That holds the send queue non-empty for as long as the test needs,
+        // however loaded the machine is (the shared daemon cannot be paused: other suites use it).
+        try await LocalCluster.withCluster(nodes: 1) { cluster in
+            let node = cluster.node(1)
+            var configuration = CPGConfiguration()
+            configuration.networkNamespace = node.namespacePath
+            let group = try await CPGGroup.join(uniqueGroupName(), configuration: configuration)
+            let messages = group.messages
+            try await cluster.pauseDaemon(node)
+
+            // Fill the request ring until corosync pushes back; the refused filler stays queued.
+            var fillers: [Task<Void, any Error>] = []
+            var queued = false
+            while !queued {
+                var filler = Array("filler \(fillers.count) ".utf8)
+                filler += [UInt8](repeating: 0x41, count: 65536 - filler.count)
+                await group.watchQueueing(of: filler)
+                fillers.append(Task { [filler] in try await group.send(filler) })
+                queued = await group.queueing(of: filler)
             }
-        }
-        await group.waitForFlowControl()
-        var cancelled: [[UInt8]] = []
-        var sent: [[UInt8]] = []
-        // A marker is queued only if it finds other sends queued: try until one is, for up to
-        // 30 s (on a loaded machine the saturators are slow to keep the queue full).
-        let clock = ContinuousClock()
-        let deadline = clock.now.advanced(by: .seconds(30))
-        var attempt = 0
-        while cancelled.isEmpty, clock.now < deadline {
-            attempt += 1
-            let marker = Array("marker \(attempt)".utf8)
-            await group.watchQueueing(of: marker)
-            let task = Task { try await group.send(marker) }
-            if await group.queueing(of: marker) {
-                task.cancel()
-                do {
-                    try await task.value
-                    sent.append(marker)  // corosync accepted it before the cancellation arrived
-                } catch is CancellationError {
-                    cancelled.append(marker)
-                }
-            } else {
-                try await task.value
-                sent.append(marker)
-            }
-        }
-        let retries = await group.flowControlRetries
-        #expect(!cancelled.isEmpty, "sends were not queued behind flow control (\(sent.count) sent at once, \(retries) retries)")
-        stop.set()
-        let consumer = Task {
-            var delivered: Set<[UInt8]> = []
+            let retriesBefore = await group.flowControlRetries
+            #expect(retriesBefore > 0)
+
+            // Queued behind the filler: the queue is not empty and the daemon reads nothing.
+            let cancelledMarker = Array("cancelled".utf8)
+            let keptMarker = Array("kept".utf8)
+            await group.watchQueueing(of: cancelledMarker)
+            let cancelled = Task { try await group.send(cancelledMarker) }
+            #expect(await group.queueing(of: cancelledMarker))
+            await group.watchQueueing(of: keptMarker)
+            let kept = Task { try await group.send(keptMarker) }
+            #expect(await group.queueing(of: keptMarker))
+            cancelled.cancel()
+            await #expect(throws: CancellationError.self) { try await cancelled.value }
+
+            try await cluster.resumeDaemon(node)
+            try await kept.value
+            for task in fillers { try await task.value }
+            let end = Array("end".utf8)
+            _ = try await group.sendConfirmed(end)
+            var delivered: [[UInt8]] = []
             for try await message in messages where message.payload.count < 65536 {
-                delivered.insert(message.payload)
+                delivered.append(message.payload)
                 if message.payload == end { break }
             }
-            return delivered
+            #expect(delivered == [keptMarker, end], "the cancelled send never reaches corosync")
+            #expect(await group.flowControlRetries > retriesBefore, "suspended sends were retried")
+            await group.close()
         }
-        for saturator in saturators { try await saturator.value }
-        _ = try await group.sendConfirmed(end)
-        let delivered = try await consumer.value
-        for marker in cancelled { #expect(!delivered.contains(marker)) }
-        for marker in sent { #expect(delivered.contains(marker)) }
-        await group.close()
     }
 
     @Test("a confirmed send returns the message's place in this member's delivery order")
