@@ -65,9 +65,11 @@ final class LibCPGHandle: @unchecked Sendable {
         var model = CallbackSink.modelData()
         var handle: cpg_handle_t = 0
         let context = Unmanaged.passUnretained(sink).toOpaque()
-        let status = withUnsafeMutablePointer(to: &model) { pointer in
-            pointer.withMemoryRebound(to: cpg_model_data_t.self, capacity: 1) { modelData in
-                CPGStatus(cpg_model_initialize(&handle, CPG_MODEL_V1, modelData, context))
+        let status = HandleDatabaseLock.withLock {
+            withUnsafeMutablePointer(to: &model) { pointer in
+                pointer.withMemoryRebound(to: cpg_model_data_t.self, capacity: 1) { modelData in
+                    CPGStatus(cpg_model_initialize(&handle, CPG_MODEL_V1, modelData, context))
+                }
             }
         }
         switch status {
@@ -88,7 +90,7 @@ final class LibCPGHandle: @unchecked Sendable {
     func finalize() {
         guard !self.isFinalized else { return }
         self.isFinalized = true
-        _ = cpg_finalize(self.handle)
+        _ = HandleDatabaseLock.withLock { cpg_finalize(self.handle) }
     }
 
     /// Who is at the other end of the IPC connection, by `SO_PEERCRED` on its socket.
@@ -184,17 +186,19 @@ final class LibCPGHandle: @unchecked Sendable {
     /// Walks corosync's table of groups and members (`cpg_iteration_*`).
     func iterate(_ scope: LibCPGIterationScope) throws(CPGError) -> [(group: CPGGroupName, member: CPGMember)] {
         var iteration: cpg_iteration_handle_t = 0
-        switch scope {
-        case .all:
-            try check("cpg_iteration_initialize", cpg_iteration_initialize(self.handle, CPG_ITERATION_ALL, nil, &iteration))
-        case .namesOnly:
-            try check("cpg_iteration_initialize", cpg_iteration_initialize(self.handle, CPG_ITERATION_NAME_ONLY, nil, &iteration))
-        case .group(let group):
-            try group.withCName { (name) throws(CPGError) in
-                try check("cpg_iteration_initialize", cpg_iteration_initialize(self.handle, CPG_ITERATION_ONE_GROUP, name, &iteration))
+        try HandleDatabaseLock.withLock { () throws(CPGError) in
+            switch scope {
+            case .all:
+                try check("cpg_iteration_initialize", cpg_iteration_initialize(self.handle, CPG_ITERATION_ALL, nil, &iteration))
+            case .namesOnly:
+                try check("cpg_iteration_initialize", cpg_iteration_initialize(self.handle, CPG_ITERATION_NAME_ONLY, nil, &iteration))
+            case .group(let group):
+                try group.withCName { (name) throws(CPGError) in
+                    try check("cpg_iteration_initialize", cpg_iteration_initialize(self.handle, CPG_ITERATION_ONE_GROUP, name, &iteration))
+                }
             }
         }
-        defer { _ = cpg_iteration_finalize(iteration) }
+        defer { _ = HandleDatabaseLock.withLock { cpg_iteration_finalize(iteration) } }
         var rows: [(group: CPGGroupName, member: CPGMember)] = []
         while true {
             var description = cpg_iteration_description_t()
