@@ -75,6 +75,8 @@ public actor CPGGroup {
     var deferredFinalization: LibCPGHandle?
     /// How many supervised reconnects succeeded.
     var reconnects = 0
+    /// This process's membership, released when the group ends for good (`nil` once released).
+    var membership: ProcessMemberships.Key?
 
     // Own deliveries, for confirmed sends.
     var acceptedOwnMessages: UInt64 = 0
@@ -97,8 +99,10 @@ public actor CPGGroup {
         handle: LibCPGHandle,
         localMember: CPGMember,
         maxAtomicMessageSize: Int,
-        executor: DispatchQueueExecutor
+        executor: DispatchQueueExecutor,
+        membership: ProcessMemberships.Key
     ) {
+        self.membership = membership
         self.name = name
         self.configuration = configuration
         var logger = logger
@@ -125,6 +129,7 @@ public actor CPGGroup {
             self.handle?.finalize()
         }
         self.log.finish(nil)
+        if let membership = self.membership { ProcessMemberships.release(membership) }
     }
 
     /// Joins a group by name (its UTF-8 bytes, no NUL terminator).
@@ -154,6 +159,10 @@ public actor CPGGroup {
         configuration: CPGConfiguration = CPGConfiguration(),
         logger: Logger = CPGGroup.silentLogger
     ) async throws(CPGError) -> CPGGroup {
+        let membership = ProcessMemberships.Key(networkNamespace: configuration.networkNamespace, group: name.bytes)
+        guard ProcessMemberships.claim(membership) else {
+            throw Self.alreadyJoinedError(name)
+        }
         let queue = DispatchQueue(label: "swift-cpg.group")
         let executor = DispatchQueueExecutor(queue: queue)
         let clock = ContinuousClock()
@@ -161,12 +170,16 @@ public actor CPGGroup {
         var delay = Duration.milliseconds(5)
         while true {
             // Blocking IPC, on the group's own queue rather than the cooperative pool.
-            let attempt: Result<(LibCPGHandle, CPGMember, Int)?, CPGError> = await withCheckedContinuation { continuation in
+            let attempt: Result<JoinAttempt, CPGError> = await withCheckedContinuation { continuation in
                 queue.async {
                     continuation.resume(returning: Result { () throws(CPGError) in try Self.connectAndJoin(name, configuration) })
                 }
             }
-            if let (handle, member, atomic) = try attempt.get() {
+            switch attempt {
+            case .failure(let error):
+                ProcessMemberships.release(membership)
+                throw error
+            case .success(.joined(let handle, let member, let atomic)):
                 let group = CPGGroup(
                     name: name,
                     configuration: configuration,
@@ -174,47 +187,65 @@ public actor CPGGroup {
                     handle: handle,
                     localMember: member,
                     maxAtomicMessageSize: atomic,
-                    executor: executor
+                    executor: executor,
+                    membership: membership
                 )
                 await group.startReading()
                 group.logger.debug("joined CPG group")
                 return group
+            case .success(.refused(let status)):
+                guard clock.now < deadline else {
+                    ProcessMemberships.release(membership)
+                    if status == .exist { throw Self.alreadyJoinedError(name) }
+                    throw CPGError(
+                        .corosync,
+                        "cpg_join kept answering try-again for \(configuration.joinRetryTimeout)",
+                        status: .tryAgain
+                    )
+                }
+                try? await Task.sleep(for: delay)  // backoff between attempts, not synchronisation
+                delay = min(delay * 2, .milliseconds(200))
             }
-            // CS_ERR_TRY_AGAIN: this process's previous membership is still being removed.
-            guard clock.now < deadline else {
-                throw CPGError(
-                    .corosync,
-                    "cpg_join kept answering try-again for \(configuration.joinRetryTimeout)",
-                    status: .tryAgain
-                )
-            }
-            try? await Task.sleep(for: delay)
-            delay = min(delay * 2, .milliseconds(200))
         }
     }
 
-    /// One connect-and-join attempt; `nil` means corosync answered `CS_ERR_TRY_AGAIN`.
+    private static func alreadyJoinedError(_ name: CPGGroupName) -> CPGError {
+        CPGError(
+            .alreadyJoined,
+            "this process is already a member of group \(name) (a process joins a group once)",
+            status: .exist
+        )
+    }
+
+    /// What one connect-and-join attempt came to.
+    enum JoinAttempt {
+        case joined(LibCPGHandle, CPGMember, Int)
+        /// Corosync answered `CS_ERR_TRY_AGAIN`, or `CS_ERR_EXIST` for a membership of this
+        /// process that is still being removed: worth another attempt.
+        case refused(CPGStatus)
+    }
+
+    /// One connect-and-join attempt.
     static func connectAndJoin(
         _ name: CPGGroupName,
         _ configuration: CPGConfiguration
-    ) throws(CPGError) -> (LibCPGHandle, CPGMember, Int)? {
+    ) throws(CPGError) -> JoinAttempt {
         let handle = try LibCPGHandle.connect(networkNamespace: configuration.networkNamespace)
         _ = try handle.verifyDaemon(trustedUIDs: configuration.trustedDaemonUIDs)
         let nodeID = try handle.localNodeID()
         let atomic = try handle.maxAtomicMessageSize()
         switch handle.join(name) {
         case .ok:
-            return (handle, CPGMember(nodeID: nodeID, pid: UInt32(getpid())), atomic)
+            return .joined(handle, CPGMember(nodeID: nodeID, pid: UInt32(getpid())), atomic)
         case .tryAgain:
+            // This process's previous membership is still being removed (after a leave).
             handle.finalize()
-            return nil
+            return .refused(.tryAgain)
         case .exist:
+            // No live membership of this process holds the group (``ProcessMemberships``), so
+            // this is one that ended with cpg_finalize and that corosync has not removed yet.
             handle.finalize()
-            throw CPGError(
-                .alreadyJoined,
-                "this process is already a member of group \(name) (a process joins a group once)",
-                status: .exist
-            )
+            return .refused(.exist)
         case let status:
             handle.finalize()
             throw CPGError.call("cpg_join", status)

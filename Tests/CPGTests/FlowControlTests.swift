@@ -76,8 +76,7 @@ struct FlowControlTests {
                 fillers.append(Task { [filler] in try await group.send(filler) })
                 queued = await group.queueing(of: filler)
             }
-            let retriesBefore = await group.flowControlRetries
-            #expect(retriesBefore > 0)
+            #expect(await group.flowControlRetries > 0)
 
             // Queued behind the filler: the queue is not empty and the daemon reads nothing.
             let cancelledMarker = Array("cancelled".utf8)
@@ -102,7 +101,6 @@ struct FlowControlTests {
                 if message.payload == end { break }
             }
             #expect(delivered == [keptMarker, end], "the cancelled send never reaches corosync")
-            #expect(await group.flowControlRetries > retriesBefore, "suspended sends were retried")
             await group.close()
         }
     }

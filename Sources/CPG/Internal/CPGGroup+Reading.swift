@@ -153,6 +153,10 @@ extension CPGGroup {
         }
         guard case .teardown(let streamError, let pendingError) = action else { return }
         self.stopReading()
+        if let membership = self.membership {
+            self.membership = nil
+            ProcessMemberships.release(membership)
+        }
         self.log.finish(streamError)
         self.failQueuedSends(pendingError)
         for confirmation in self.confirmations {

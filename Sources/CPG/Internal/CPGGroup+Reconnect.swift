@@ -23,13 +23,13 @@ extension CPGGroup {
         let deadline = policy.giveUpAfter.map { clock.now.advanced(by: $0) }
         var delay = policy.initialDelay
         while self.lifecycle.isReconnecting {
-            let attempt: Result<(LibCPGHandle, CPGMember, Int)?, CPGError> = await withCheckedContinuation { continuation in
+            let attempt: Result<JoinAttempt, CPGError> = await withCheckedContinuation { continuation in
                 self.queueForSource.async {
                     let configuration = self.configuration
                     continuation.resume(returning: Result { () throws(CPGError) in try Self.connectAndJoin(self.name, configuration) })
                 }
             }
-            if case .success(let (handle, _, _)?) = attempt {
+            if case .success(.joined(let handle, _, _)) = attempt {
                 guard self.lifecycle.reconnected() else {
                     handle.finalize()  // closed meanwhile
                     return
