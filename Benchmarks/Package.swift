@@ -8,7 +8,8 @@ import PackageDescription
 let package = Package(
     name: "swift-cpg-benchmarks",
     dependencies: [
-        .package(name: "swift-cpg", path: "..")
+        .package(name: "swift-cpg", path: ".."),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // The raw-C libcpg baseline (corosync's cpgbench pipeline and friends), callable from Swift.
@@ -35,6 +36,16 @@ let package = Package(
                 "CAllocationCounter",
             ],
             path: "Sources/CPGBench"
+        ),
+        // The soak: a 3-node private cluster, daemon restarts, supervised reconnect (scripts/soak).
+        .executableTarget(
+            name: "cpg-soak",
+            dependencies: [
+                .product(name: "CPG", package: "swift-cpg"),
+                .product(name: "CPGTesting", package: "swift-cpg"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/CPGSoak"
         ),
     ]
 )
