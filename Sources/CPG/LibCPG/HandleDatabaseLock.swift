@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The process-wide lock around every libcpg call that creates or destroys a handle.
 ///
 /// libcpg keeps its handles (and its iteration handles) in libqb handle databases (`qb_hdb`),
@@ -13,11 +17,20 @@
 /// reference count and need no lock. Initialising blocks on corosync's IPC handshake, so while one
 /// connection waits for an unresponsive daemon, others in this process wait too.
 enum HandleDatabaseLock {
-    private static let lock = LockedValue(())
+    // nonisolated(unsafe): the pointer is written once, by the lazy initializer (swift_once), and
+    // only read afterwards; the mutex it points to is what serialises the callers.
+    private nonisolated(unsafe) static let mutex: UnsafeMutablePointer<pthread_mutex_t> = {
+        let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+        mutex.initialize(to: pthread_mutex_t())
+        let status = pthread_mutex_init(mutex, nil)
+        precondition(status == 0, "pthread_mutex_init failed: \(status)")
+        return mutex
+    }()
 
     /// Runs `body` while no other handle is created or destroyed in this process.
     static func withLock<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
-        let result: Result<T, E> = self.lock.withLock { _ in Result { () throws(E) in try body() } }
-        return try result.get()
+        pthread_mutex_lock(self.mutex)
+        defer { pthread_mutex_unlock(self.mutex) }
+        return try body()
     }
 }
