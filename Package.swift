@@ -26,10 +26,16 @@ let package = Package(
             name: "CLibCPG",
             providers: [.apt(["libcpg-dev", "libcorosync-common-dev"])]
         ),
+        // libcmap, read for the node names of corosync's nodelist (Debian: libcmap-dev).
+        .systemLibrary(
+            name: "CLibCMap",
+            providers: [.apt(["libcmap-dev", "libcorosync-common-dev"])]
+        ),
         .target(
             name: "CPG",
             dependencies: [
                 "CLibCPG",
+                "CLibCMap",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),

@@ -7,9 +7,9 @@
 #   ensure_swift             puts /opt/swift/usr/bin on PATH if swift is not found
 #
 # The packages every script needs (the corosync daemon, its tools and the
-# libcpg headers the Swift and C targets compile against):
+# libcpg and libcmap headers the Swift and C targets compile against):
 # shellcheck disable=SC2034 # used by the scripts that source this file
-SWIFT_CPG_PACKAGES=(corosync libcpg-dev libcorosync-common-dev iproute2)
+SWIFT_CPG_PACKAGES=(corosync libcpg-dev libcmap-dev libcorosync-common-dev iproute2)
 
 log() {
     printf '==> %s\n' "$*" >&2

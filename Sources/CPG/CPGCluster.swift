@@ -1,8 +1,9 @@
 import Dispatch
 
 /// Questions about the whole cluster that need no joined group. Each call opens a short-lived
-/// connection to the local corosync, asks, and closes it; the blocking IPC runs on a Dispatch
-/// queue, never on Swift's cooperative thread pool.
+/// connection to the local corosync (its CPG service, or for node names its configuration map),
+/// asks, and closes it; the blocking IPC runs on a Dispatch queue, never on Swift's cooperative
+/// thread pool.
 public enum CPGCluster {
     /// Every group in the cluster with its members, as `corosync-cpgtool` lists them
     /// (`cpg_iteration_initialize` with `CPG_ITERATION_ALL`).
@@ -44,6 +45,35 @@ public enum CPGCluster {
         try await self.withHandle(networkNamespace) { (handle) throws(CPGError) in try handle.maxAtomicMessageSize() }
     }
 
+    /// The nodes of corosync's nodelist with their names and addresses, by node id, read from
+    /// the daemon's configuration map (libcmap: `nodelist.node.N.nodeid`, `.name`, `.ringK_addr`).
+    ///
+    /// These are the nodes the daemon is configured with, whether or not they are up; a node
+    /// without a `nodeid` in the nodelist is left out. A daemon with no nodelist (configured by
+    /// other means) answers an empty list.
+    ///
+    /// - Parameter networkNamespace: ask the corosync of this network namespace (`/run/netns/NAME`).
+    /// - Throws: ``CPGError`` with ``CPGError/Code/unreachable`` when no corosync answers,
+    ///   ``CPGError/Code/untrustedDaemon`` when the answering process is not trusted.
+    public static func nodes(networkNamespace: String? = nil) async throws(CPGError) -> [CPGNode] {
+        try await self.withConfigurationMap(networkNamespace) { (map) throws(CPGError) in
+            CPGNode.nodelist(try map.nodelistValues())
+        }
+    }
+
+    /// What to call each node of the nodelist, by node id: its `name`, or its `ring0_addr` when
+    /// it has no name (see ``CPGNode/displayName``). Node ids not in the nodelist are absent.
+    ///
+    /// - Parameter networkNamespace: ask the corosync of this network namespace (`/run/netns/NAME`).
+    /// - Throws: what ``nodes(networkNamespace:)`` throws.
+    public static func nodeNames(networkNamespace: String? = nil) async throws(CPGError) -> [UInt32: String] {
+        var names: [UInt32: String] = [:]
+        for node in try await self.nodes(networkNamespace: networkNamespace) {
+            if let name = node.displayName { names[node.nodeID] = name }
+        }
+        return names
+    }
+
     /// Blocking IPC runs on this serial queue, not on the global queues: Dispatch on Linux gives
     /// those about one thread per core and a blocked one stalls unrelated work, while a serial
     /// queue may get a thread of its own.
@@ -61,6 +91,26 @@ public enum CPGCluster {
                         defer { handle.finalize() }
                         _ = try handle.verifyDaemon(trustedUIDs: CPGConfiguration().trustedDaemonUIDs)
                         return try body(handle)
+                    }
+                )
+            }
+        }
+        return try result.get()
+    }
+
+    /// Runs `body` with a fresh, verified libcmap connection on ``queue``.
+    private static func withConfigurationMap<T: Sendable>(
+        _ networkNamespace: String?,
+        _ body: @escaping @Sendable (LibCMapHandle) throws(CPGError) -> T
+    ) async throws(CPGError) -> T {
+        let result: Result<T, CPGError> = await withCheckedContinuation { continuation in
+            self.queue.async {
+                continuation.resume(
+                    returning: Result { () throws(CPGError) in
+                        let map = try LibCMapHandle.connect(networkNamespace: networkNamespace)
+                        defer { map.finalize() }
+                        try map.verifyDaemon(trustedUIDs: CPGConfiguration().trustedDaemonUIDs)
+                        return try body(map)
                     }
                 )
             }

@@ -15,7 +15,16 @@ struct CPGCtl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cpgctl",
         abstract: "Inspect and exercise Corosync closed process groups (CPG).",
-        subcommands: [Groups.self, Members.self, Local.self, Send.self, Listen.self]
+        discussion: """
+            Talks to the corosync daemon of this machine (or, with --netns, of another network \
+            namespace) through libcpg, and libcmap for node names. The read commands (groups, \
+            members, local, nodes) and listen and bench print JSON with --json. Failures print \
+            one line, "cpgctl: error: ...", on standard error and exit with status 1. \
+            Shell completion: `cpgctl --generate-completion-script bash` (or zsh, fish) prints a \
+            completion script; for example `cpgctl --generate-completion-script bash > \
+            /etc/bash_completion.d/cpgctl`, or for zsh save it as _cpgctl in a directory of $fpath.
+            """,
+        subcommands: [Groups.self, Members.self, Nodes.self, Local.self, Send.self, Listen.self, Bench.self]
     )
 
     /// Parses the command line and runs the chosen subcommand, turning its failure into one

@@ -40,19 +40,36 @@ enum JSON {
         #"{"event":"error","message":\#(self.string(message))}"#
     }
 
-    /// A group with its members: `{"group":"name","members":[{"nodeid":1,"pid":42}]}`.
-    static func group(_ name: CPGGroupName, members: [CPGMember]) -> String {
-        #"{"group":\#(self.string(String(decoding: name.bytes, as: UTF8.self))),"members":\#(self.members(members))}"#
+    /// A group with its members: `{"group":"name","members":[{"nodeid":1,"pid":42,"name":"node1"}]}`.
+    static func group(_ name: CPGGroupName, members: [CPGMember], names: [UInt32: String] = [:]) -> String {
+        #"{"group":\#(self.string(String(decoding: name.bytes, as: UTF8.self))),"members":\#(self.members(members, names: names))}"#
     }
 
-    /// `{"nodeid":1,"pid":42}`.
-    static func member(_ member: CPGMember) -> String {
-        #"{"nodeid":\#(member.nodeID),"pid":\#(member.pid)}"#
+    /// `{"nodeid":1,"pid":42}`, with `"name":"node1"` when `names` knows the node.
+    static func member(_ member: CPGMember, names: [UInt32: String] = [:]) -> String {
+        if let name = names[member.nodeID] {
+            return #"{"nodeid":\#(member.nodeID),"pid":\#(member.pid),"name":\#(self.string(name))}"#
+        }
+        return #"{"nodeid":\#(member.nodeID),"pid":\#(member.pid)}"#
     }
 
-    /// A JSON array of members.
-    static func members(_ members: [CPGMember]) -> String {
-        "[" + members.map(self.member).joined(separator: ",") + "]"
+    /// A JSON array of members, named where `names` knows their nodes.
+    static func members(_ members: [CPGMember], names: [UInt32: String] = [:]) -> String {
+        "[" + members.map { self.member($0, names: names) }.joined(separator: ",") + "]"
+    }
+
+    /// A node of the nodelist: `{"nodeid":1,"name":"node1","addresses":["10.0.0.1"]}`
+    /// (`"name"` is `null` when the nodelist gives none).
+    static func node(_ node: CPGNode) -> String {
+        let name = node.name.map(self.string) ?? "null"
+        let addresses = "[" + node.addresses.map(self.string).joined(separator: ",") + "]"
+        return #"{"nodeid":\#(node.nodeID),"name":\#(name),"addresses":\#(addresses)}"#
+    }
+
+    /// A number for JSON: finite, with up to `digits` decimals.
+    static func number(_ value: Double, digits: Int = 3) -> String {
+        guard value.isFinite else { return "null" }
+        return String(format: "%.\(digits)f", value)
     }
 
     /// A JSON array of joined or left members with their reasons.

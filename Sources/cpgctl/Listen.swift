@@ -22,10 +22,10 @@ struct Listen: AsyncParsableCommand {
     @OptionGroup var group: GroupArgument
     @OptionGroup var connection: ConnectionOptions
 
-    @Option(help: "Leave after this many messages (0: never).")
+    @Option(help: "Leave after this many messages and exit 0 (0: never).")
     var count = 0
 
-    @Option(help: ArgumentHelp("Leave after this many seconds.", valueName: "seconds"))
+    @Option(help: ArgumentHelp("Leave after this many seconds and exit 0 (default: never).", valueName: "seconds"))
     var timeout: Double?
 
     @Flag(help: "Print one JSON object per event.")

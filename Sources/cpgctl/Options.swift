@@ -6,7 +6,7 @@ struct ConnectionOptions: ParsableArguments {
     @Option(
         name: .customLong("netns"),
         help: ArgumentHelp(
-            "Talk to the corosync of another network namespace.",
+            "Talk to the corosync of another network namespace, named by its namespace file (such as /run/netns/NAME, which `ip netns add NAME` creates).",
             valueName: "path"
         )
     )
@@ -22,7 +22,7 @@ struct ConnectionOptions: ParsableArguments {
 
 /// The group a command works on.
 struct GroupArgument: ParsableArguments {
-    @Argument(help: "The group's name (its UTF-8 bytes).")
+    @Argument(help: "The group's name: its UTF-8 bytes, 1 to 128 of them (the NUL of --nul included).")
     var group: String
 
     @Flag(

@@ -11,20 +11,22 @@ struct Send: AsyncParsableCommand {
             The messages are pipelined: each is handed to corosync as soon as it accepts the \
             previous one, and the command counts its own messages as they are delivered back. It \
             exits once all of them were delivered, then prints \
-            "sent N messages (B bytes) in S s: X msg/s, Y MB/s".
+            "sent N messages (B bytes) in S s: X msg/s, Y MB/s", or with --json \
+            {"messages":N,"bytes":B,"seconds":S,"msgs_per_s":X,"mb_per_s":Y}. For latency \
+            percentiles as well, see `cpgctl bench`.
             """
     )
 
     @OptionGroup var group: GroupArgument
     @OptionGroup var connection: ConnectionOptions
 
-    @Option(help: "How many messages to send.")
+    @Option(help: "How many messages to send, pipelined.")
     var count = 1
 
-    @Option(help: ArgumentHelp("Send messages of this many bytes (a repeating a-z pattern).", valueName: "bytes"))
+    @Option(help: ArgumentHelp("Send messages of this many bytes, a repeating a-z pattern (instead of --message).", valueName: "bytes"))
     var size: Int?
 
-    @Option(help: ArgumentHelp("Send this text.", valueName: "text"))
+    @Option(help: ArgumentHelp("Send this text's UTF-8 bytes in every message (default: \"hello\").", valueName: "text"))
     var message: String?
 
     @Option(
@@ -33,8 +35,11 @@ struct Send: AsyncParsableCommand {
     )
     var waitMembers: Int?
 
-    @Option(help: ArgumentHelp("Give up after this many seconds.", valueName: "seconds"))
+    @Option(help: ArgumentHelp("Give up after this many seconds: leave the group and exit with status 1.", valueName: "seconds"))
     var timeout: Double?
+
+    @Flag(help: "Print the summary as one JSON object.")
+    var json = false
 
     func validate() throws {
         if self.count < 1 { throw ValidationError("--count must be at least 1") }
@@ -72,7 +77,12 @@ struct Send: AsyncParsableCommand {
                 try await Self.send(self.count, copiesOf: payload, to: group, events: &events, stopper: stopper)
                 let elapsed = start.duration(to: clock.now)
                 try await group.leave()
-                try Output.line(Self.summary(count: self.count, bytes: self.count * payload.count, elapsed: elapsed))
+                let bytes = self.count * payload.count
+                try Output.line(
+                    self.json
+                        ? Self.jsonSummary(count: self.count, bytes: bytes, elapsed: elapsed)
+                        : Self.summary(count: self.count, bytes: bytes, elapsed: elapsed)
+                )
             } catch {
                 try? await group.leave()
                 throw error
@@ -81,7 +91,7 @@ struct Send: AsyncParsableCommand {
     }
 
     /// Reads events until a membership change shows at least `wanted` members.
-    private static func waitForMembers(
+    static func waitForMembers(
         _ wanted: Int,
         in group: CPGGroup,
         events: inout CPGEventSequence<CPGEvent>.AsyncIterator,
@@ -150,5 +160,12 @@ struct Send: AsyncParsableCommand {
             Double(count) / total,
             Double(bytes) / total / 1e6
         )
+    }
+
+    /// The summary as JSON: `{"messages":N,"bytes":B,"seconds":S,"msgs_per_s":X,"mb_per_s":Y}`.
+    static func jsonSummary(count: Int, bytes: Int, elapsed: Duration) -> String {
+        let seconds = max(elapsed.seconds, 1e-9)
+        return #"{"messages":\#(count),"bytes":\#(bytes),"seconds":\#(JSON.number(seconds, digits: 6)),"#
+            + #""msgs_per_s":\#(JSON.number(Double(count) / seconds, digits: 1)),"mb_per_s":\#(JSON.number(Double(bytes) / seconds / 1e6, digits: 6))}"#
     }
 }

@@ -116,7 +116,11 @@ struct CPGCtlTests {
         let namespace = "cpgctl-empty-\(getpid())"
         _ = try await Shell.check(["ip", "netns", "add", namespace], timeout: .seconds(10))
         let path = "/run/netns/\(namespace)"
-        for arguments in [["local"], ["groups"], ["members", "g"], ["send", "g", "--timeout", Self.toolTimeout], ["listen", "g", "--timeout", Self.toolTimeout]] {
+        let commands = [
+            ["local"], ["groups"], ["members", "g"], ["nodes"], ["send", "g", "--timeout", Self.toolTimeout],
+            ["listen", "g", "--timeout", Self.toolTimeout], ["bench", "g", "--timeout", Self.toolTimeout],
+        ]
+        for arguments in commands {
             let result = await (try await RunningCPGCtl(arguments + ["--netns", path])).finish()
             #expect(result.termination != .exited(0), "\(arguments)")
             #expect(result.standardError.contains("corosync is not reachable"), "\(arguments): \(result.standardError)")

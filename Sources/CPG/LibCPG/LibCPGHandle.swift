@@ -35,29 +35,7 @@ final class LibCPGHandle: @unchecked Sendable {
     ///   a thread that entered that network namespace, and so reaches that namespace's corosync.
     static func connect(networkNamespace: String? = nil) throws(CPGError) -> LibCPGHandle {
         guard let networkNamespace else { return try self.connectHere() }
-        nonisolated(unsafe) var result: Result<LibCPGHandle, CPGError>?
-        let done = DispatchSemaphore(value: 0)
-        // A thread of its own: setns changes the calling thread for good, and no pool thread may
-        // be left inside another namespace. The IPC connection keeps the namespace it was made in.
-        let started = runOnFreshThread {
-            defer { done.signal() }
-            let fd = open(networkNamespace, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else {
-                result = .failure(CPGError(.unreachable, "cannot open network namespace \(networkNamespace): errno \(errno)"))
-                return
-            }
-            defer { close(fd) }
-            guard swift_cpg_enter_network_namespace(fd) == 0 else {
-                result = .failure(CPGError(.unreachable, "cannot enter network namespace \(networkNamespace): errno \(errno)"))
-                return
-            }
-            result = Result { () throws(CPGError) in try self.connectHere() }
-        }
-        guard started else {
-            throw CPGError(.unreachable, "cannot start a thread to enter network namespace \(networkNamespace)")
-        }
-        done.wait()
-        return try result!.get()
+        return try inNetworkNamespace(networkNamespace) { () throws(CPGError) in try self.connectHere() }
     }
 
     private static func connectHere() throws(CPGError) -> LibCPGHandle {
@@ -210,27 +188,6 @@ final class LibCPGHandle: @unchecked Sendable {
         }
         return rows
     }
-}
-
-/// Runs `body` on a new detached POSIX thread; false if no thread could be started.
-private func runOnFreshThread(_ body: @escaping () -> Void) -> Bool {
-    final class Box {
-        let body: () -> Void
-        init(_ body: @escaping () -> Void) { self.body = body }
-    }
-    let box = Unmanaged.passRetained(Box(body)).toOpaque()
-    var thread = pthread_t()
-    let created = pthread_create(&thread, nil, { argument in
-        let box = Unmanaged<Box>.fromOpaque(argument!).takeRetainedValue()
-        box.body()
-        return nil
-    }, box)
-    guard created == 0 else {
-        Unmanaged<Box>.fromOpaque(box).release()
-        return false
-    }
-    pthread_detach(thread)
-    return true
 }
 
 /// What a `cpg_iteration_initialize` walks.
