@@ -26,8 +26,9 @@ extension CPGGroup {
     ///   failed midway, ``CPGError/Code/connectionLost`` when corosync is gone.
     ///
     /// While nothing is queued, the call is made on the caller's thread without entering the
-    /// actor (`cpg_mcast_joined` of an atomic-size message does not block); it suspends only
-    /// to queue behind flow control or a fragmented send.
+    /// actor: `cpg_mcast_joined` of an atomic-size message answers at once while corosync runs
+    /// (only a stopped daemon whose socket buffer is full makes libqb wait in `send()`). The
+    /// call suspends only to queue behind flow control or a fragmented send.
     public nonisolated func send(_ payload: [UInt8]) async throws {
         try await self.sendUnconfirmed(.single(payload))
     }
