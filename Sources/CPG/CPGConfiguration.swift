@@ -15,8 +15,12 @@ public struct CPGConfiguration: Sendable {
     public var eventBufferCount: Int = 4096
 
     /// How many bytes of events the group buffers before it stops reading from corosync
-    /// (default 64 MiB; one event larger than this is still taken when the buffer is empty).
-    public var eventBufferBytes: Int = 64 * 1024 * 1024
+    /// (default 32 MiB; one event larger than this is still taken when the buffer is empty).
+    ///
+    /// The count is the payload bytes plus a small estimate per event, and a full buffer is
+    /// this process's memory on top of its own footprint: with the default, a member that stops
+    /// reading while a gigabyte passes peaks well under 64 MiB of resident memory.
+    public var eventBufferBytes: Int = 32 * 1024 * 1024
 
     /// How long ``CPGGroup/join(_:configuration:logger:)`` retries while corosync answers
     /// `CS_ERR_TRY_AGAIN`, which it does while this process's previous membership of the group is

@@ -24,13 +24,18 @@ extension CPGGroup {
     ///   ``CPGConfiguration/maximumMessageSize``, ``CPGError/Code/notJoined`` after leave,
     ///   ``CPGError/Code/closed`` after close, ``CPGError/Code/partialSend`` when a fragmented send
     ///   failed midway, ``CPGError/Code/connectionLost`` when corosync is gone.
-    public func send(_ payload: [UInt8]) async throws {
-        _ = try await self.submit(.single(payload), confirm: false)
+    ///
+    /// While nothing is queued, the call is made on the caller's thread without entering the
+    /// actor: `cpg_mcast_joined` of an atomic-size message answers at once while corosync runs
+    /// (only a stopped daemon whose socket buffer is full makes libqb wait in `send()`). The
+    /// call suspends only to queue behind flow control or a fragmented send.
+    public nonisolated func send(_ payload: [UInt8]) async throws {
+        try await self.sendUnconfirmed(.single(payload))
     }
 
     /// Sends a string's UTF-8 bytes; see ``send(_:)-([UInt8])``.
-    public func send(_ text: String) async throws {
-        _ = try await self.submit(.single(Array(text.utf8)), confirm: false)
+    public nonisolated func send(_ text: String) async throws {
+        try await self.sendUnconfirmed(.single(Array(text.utf8)))
     }
 
     /// Sends one message gathered from several buffers (scatter-gather, at most
@@ -38,8 +43,18 @@ extension CPGGroup {
     ///
     /// - Throws: ``CPGError/Code/tooManyBuffers`` above ``maximumBufferCount``, and everything
     ///   ``send(_:)-([UInt8])`` throws.
-    public func send(buffers: [[UInt8]]) async throws {
-        _ = try await self.submit(.multiple(buffers), confirm: false)
+    public nonisolated func send(buffers: [[UInt8]]) async throws {
+        try await self.sendUnconfirmed(.multiple(buffers))
+    }
+
+    /// The fast path, then (if corosync pushed back or something is queued) the actor's queue.
+    private nonisolated func sendUnconfirmed(_ payload: SendPayload) async throws {
+        switch try self.trySendDirectly(payload) {
+        case .accepted:
+            return
+        case .queue(let flowControlled):
+            _ = try await self.submit(payload, confirm: false, flowControlled: flowControlled)
+        }
     }
 
     /// Sends a message and returns only when it has been delivered back to this member: the

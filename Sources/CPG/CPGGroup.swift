@@ -46,6 +46,9 @@ public actor CPGGroup {
     }
 
     nonisolated let log: EventLog
+    /// What sending shares with the nonisolated fast path of `send`; its lock also serialises
+    /// every request-channel call of libcpg (sends, queries, leave, finalize).
+    nonisolated let sendGate: LockedValue<SendGate<LibCPGHandle>>
     let executor: DispatchQueueExecutor
     let logger: Logger
     let metrics: GroupMetrics
@@ -56,6 +59,11 @@ public actor CPGGroup {
     var source: (any DispatchSourceRead)?
     /// Whether the source is resumed (it starts suspended; resume and suspend must balance).
     var sourceResumed = false
+    /// The events of one firing of the source, appended to the log together (kept for its
+    /// capacity).
+    var readBatch: [CPGEvent] = []
+    /// Whether a ``readReady()`` is scheduled on the queue besides the source's firings.
+    var readScheduled = false
 
     // Sending.
     var sendQueue: Deque<PendingSend> = []
@@ -78,8 +86,7 @@ public actor CPGGroup {
     /// This process's membership, released when the group ends for good (`nil` once released).
     var membership: ProcessMemberships.Key?
 
-    // Own deliveries, for confirmed sends.
-    var acceptedOwnMessages: UInt64 = 0
+    // Own deliveries, for confirmed sends (the count of accepted ones is in `sendGate`).
     var lastDeliveredOwnIndex: UInt64 = 0
     var failedOwnIndices: Set<UInt64> = []
     var confirmations: Deque<Confirmation> = []
@@ -111,6 +118,7 @@ public actor CPGGroup {
         self.logger = logger
         self.metrics = GroupMetrics(group: name, factory: configuration.metricsFactory ?? MetricsSystem.factory)
         self.handle = handle
+        self.sendGate = LockedValue(SendGate(handle: handle, open: true))
         self.localMember = localMember
         self.maxAtomicMessageSize = maxAtomicMessageSize
         self.executor = executor
@@ -125,8 +133,8 @@ public actor CPGGroup {
         if let source = self.source {
             if !self.sourceResumed { source.resume() }
             source.cancel()
-        } else {
-            self.handle?.finalize()
+        } else if let handle = self.handle {
+            self.sendGate.withLock { _ in handle.finalize() }
         }
         self.log.finish(nil)
         if let membership = self.membership { ProcessMemberships.release(membership) }
@@ -300,7 +308,7 @@ public actor CPGGroup {
         if let error = self.lifecycle.errorForJoinedCall { throw error }
         if case .reconnecting(let error) = self.lifecycle.state { throw error }
         guard let handle = self.handle else { throw CPGError(.closed, "the group was closed") }
-        return try handle.membership(self.name)
+        return try self.sendGate.withLock { (_) throws(CPGError) in try handle.membership(self.name) }
     }
 
     /// Whether corosync asks senders to hold back (`cpg_flow_control_state_get`).
@@ -310,7 +318,7 @@ public actor CPGGroup {
     public func flowControlEnabled() async throws(CPGError) -> Bool {
         if let error = self.lifecycle.errorForJoinedCall { throw error }
         guard let handle = self.handle else { throw CPGError(.closed, "the group was closed") }
-        return try handle.flowControlEnabled()
+        return try self.sendGate.withLock { (_) throws(CPGError) in try handle.flowControlEnabled() }
     }
 
     // MARK: Leaving and closing
@@ -338,7 +346,12 @@ public actor CPGGroup {
         }
         await self.awaitRequestChannel()
         guard self.lifecycle.leaveRequested() == .requestLeave, let handle = self.handle else { return }
-        let status = handle.leave(self.name)
+        // The gate closes in the same lock hold: no send reaches corosync after the leave.
+        let status = self.sendGate.withLock { gate in
+            let status = handle.leave(self.name)
+            if status == .ok { gate.update(handle: handle, open: false) }
+            return status
+        }
         guard status == .ok else { throw CPGError.call("cpg_leave", status) }
         self.lifecycle.leaveAccepted()
         self.failQueuedSends(CPGError(.notJoined, "the group was left"))

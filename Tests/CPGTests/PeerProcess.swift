@@ -22,12 +22,18 @@ final class PeerProcess: Sendable {
         let output = Pipe()
         self.process.standardOutput = output
         self.process.standardError = FileHandle.standardError
-        output.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let data = handle.availableData
-            self?.received(Array(data))
-            if data.isEmpty { handle.readabilityHandler = nil }
-        }
         try self.process.run()
+        // A blocking reader on a thread of its own: a readabilityHandler sometimes never saw the
+        // end of the output when the child printed its last lines and exited at once.
+        let reader = output.fileHandleForReading
+        DispatchQueue(label: "PeerProcess.read").async { [weak self] in
+            while true {
+                let data = reader.availableData
+                guard let self else { return }
+                self.received(Array(data))
+                if data.isEmpty { return }
+            }
+        }
     }
 
     private func received(_ bytes: [UInt8]) {

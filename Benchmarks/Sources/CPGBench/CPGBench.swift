@@ -368,7 +368,7 @@ struct Runner {
         let size = 65536
         let total = 2 * perSender * size
         let cases: [(String, Scenarios.StalledMember)] = [
-            ("Swift member, default event buffer (64 MiB)", .swift(eventBufferBytes: nil)),
+            ("Swift member, default event buffer (\(CPGConfiguration().eventBufferBytes >> 20) MiB)", .swift(eventBufferBytes: nil)),
             ("Swift member, eventBufferBytes = 8 MiB", .swift(eventBufferBytes: 8 << 20)),
             ("C member (does not dispatch)", .c),
         ]

@@ -8,6 +8,7 @@ extension CPGGroup {
     /// Starts watching whether the next send of `payload` is queued (for tests).
     func watchQueueing(of payload: [UInt8]) {
         self.queueWatches[payload] = QueueWatch()
+        self.syncSendGate()  // watched sends take the actor's path, where they are reported
     }
 
     /// Whether the watched send of `payload` was queued behind flow control (true) or accepted
@@ -15,10 +16,12 @@ extension CPGGroup {
     func queueing(of payload: [UInt8]) async -> Bool {
         if let queued = self.queueWatches[payload]?.queued {
             self.queueWatches[payload] = nil
+            self.syncSendGate()
             return queued
         }
         let queued = await withCheckedContinuation { self.queueWatches[payload]?.waiter = $0 }
         self.queueWatches[payload] = nil
+        self.syncSendGate()
         return queued
     }
 

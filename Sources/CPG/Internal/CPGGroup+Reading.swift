@@ -29,7 +29,7 @@ extension CPGGroup {
                 if group.largeSendInFlight {
                     group.deferredFinalization = handle
                 } else {
-                    handle.finalize()
+                    group.finalizeUnderSendLock(handle)
                 }
             }
         }
@@ -54,6 +54,8 @@ extension CPGGroup {
         if self.log.producerPaused, self.lifecycle.state == .joined { return }
         self.sourceResumed = true
         source.resume()
+        // Events that arrived while paused may wait in the ring with no byte left on the socket.
+        self.scheduleRead()
     }
 
     private func pauseReading() {
@@ -67,35 +69,33 @@ extension CPGGroup {
         }
     }
 
-    /// The fd is readable: dispatch events one at a time until none waits, the buffer is full,
-    /// or the batch is done (the level-triggered source fires again for the rest).
+    /// The fd is readable: dispatch events one at a time until none waits, the buffer would be
+    /// full, or the batch is done (the level-triggered source fires again for the rest). The
+    /// events go to the log in one append per firing, so a consumer that waits is woken once per
+    /// batch, not once per event.
     func readReady() {
-        var dispatched = false
         var deliveredMessages = 0
         var deliveredBytes = 0
         var membershipChanges = 0
-        defer {
-            if dispatched {
-                self.metrics.messagesDelivered.increment(by: Int64(deliveredMessages))
-                self.metrics.bytesDelivered.increment(by: Int64(deliveredBytes))
-                if membershipChanges > 0 { self.metrics.membershipChanges.increment(by: Int64(membershipChanges)) }
-                self.metrics.bufferedEvents.record(self.log.count)
-            }
-        }
-        for _ in 0..<Self.dispatchBatch {
-            guard self.lifecycle.isReading, let handle = self.handle else { return }
+        // While joined, stop before the buffer would overflow its limits; while leaving, read on.
+        let room = self.lifecycle.state == .joined ? self.log.room : (events: Int.max, bytes: Int.max)
+        var batchBytes = 0
+        var failure: CPGError?
+        var ownLeave = false
+        var drained = false
+        defer { self.readBatch.removeAll(keepingCapacity: true) }
+        dispatching: for _ in 0..<Self.dispatchBatch {
+            guard self.lifecycle.isReading, let handle = self.handle else { break }
             let status = handle.dispatchOne()
-            if status == .tryAgain { break }
+            if status == .tryAgain {
+                drained = true
+                break
+            }
             guard status == .ok else {
-                self.connectionLost(
-                    CPGError(.connectionLost, "the connection to corosync was lost (cpg_dispatch failed)", status: status)
-                )
-                return
+                failure = CPGError(.connectionLost, "the connection to corosync was lost (cpg_dispatch failed)", status: status)
+                break
             }
             guard !handle.sink.events.isEmpty else { continue }
-            dispatched = true
-            var pause = false
-            var ownLeave = false
             for event in handle.sink.events {
                 switch event {
                 case .message(let message):
@@ -120,22 +120,53 @@ extension CPGGroup {
                 case .disconnected, .reconnected:
                     break  // put in by the group itself, never by libcpg
                 }
-                if self.log.append(event) { pause = true }
+                batchBytes += event.approximateByteCount
+                self.readBatch.append(event)
             }
             handle.sink.events.removeAll(keepingCapacity: true)
-            if ownLeave {
-                self.teardown(self.lifecycle.ownLeaveDelivered())
-                return
-            }
-            if pause, self.lifecycle.state == .joined {
-                self.pauseReading()
-                break
-            }
+            if ownLeave { break }
+            if self.readBatch.count >= room.events || batchBytes >= room.bytes { break dispatching }
         }
-        if dispatched, !self.sendQueue.isEmpty {
+        guard !self.readBatch.isEmpty || failure != nil else { return }
+        defer {
+            // Events may still wait in libqb's ring: read on until cpg_dispatch says it is empty
+            // (the socket's readiness alone does not say so), after the queue's other work.
+            if !drained { self.scheduleRead() }
+        }
+        let pause = self.readBatch.isEmpty ? false : self.log.append(contentsOf: self.readBatch)
+        if !self.readBatch.isEmpty {
+            self.metrics.messagesDelivered.increment(by: Int64(deliveredMessages))
+            self.metrics.bytesDelivered.increment(by: Int64(deliveredBytes))
+            if membershipChanges > 0 { self.metrics.membershipChanges.increment(by: Int64(membershipChanges)) }
+            self.metrics.bufferedEvents.record(self.log.count)
+        }
+        if ownLeave {
+            self.teardown(self.lifecycle.ownLeaveDelivered())
+            return
+        }
+        if let failure {
+            self.connectionLost(failure)
+            return
+        }
+        if pause, self.lifecycle.state == .joined {
+            self.pauseReading()
+        }
+        if !self.sendQueue.isEmpty {
             // Corosync moved (on one node, its push-back follows this client's unread events):
             // a good moment to retry.
             self.drainSendQueue()
+        }
+    }
+
+    /// Runs ``readReady()`` again soon on the actor's queue, once, if the source is still on.
+    func scheduleRead() {
+        guard !self.readScheduled, self.sourceResumed else { return }
+        self.readScheduled = true
+        self.queueForSource.async { [weak self] in
+            self?.assumeIsolated { group in
+                group.readScheduled = false
+                if group.sourceResumed { group.readReady() }
+            }
         }
     }
 
@@ -191,9 +222,10 @@ extension CPGGroup {
             self.source = nil
             self.sourceResumed = false
         } else if let handle = self.handle {
-            if self.largeSendInFlight { self.deferredFinalization = handle } else { handle.finalize() }
+            if self.largeSendInFlight { self.deferredFinalization = handle } else { self.finalizeUnderSendLock(handle) }
         }
         self.handle = nil
+        self.syncSendGate()
     }
 
     /// Waits while a fragmented send uses the request channel.

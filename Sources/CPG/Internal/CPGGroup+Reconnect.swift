@@ -37,7 +37,7 @@ extension CPGGroup {
                 handle.sink.deliveredMessages = delivered
                 self.handle = handle
                 // Own messages accepted before the break are no longer awaited.
-                self.lastDeliveredOwnIndex = self.acceptedOwnMessages
+                self.lastDeliveredOwnIndex = self.sendGate.withLock { $0.acceptedOwnMessages }
                 self.failedOwnIndices.removeAll()
                 self.reconnects += 1
                 self.metrics.reconnects.increment()

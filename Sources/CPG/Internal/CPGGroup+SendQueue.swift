@@ -3,9 +3,50 @@ import Dispatch
 /// The send queue behind ``CPGGroup/send(_:)-([UInt8])``: validation, flow-control retries,
 /// fragmented sends off the actor, and confirmations of own deliveries.
 extension CPGGroup {
+    /// The outcome of ``trySendDirectly(_:)``.
+    enum DirectSend {
+        /// Corosync accepted the message.
+        case accepted
+        /// The message must go through the actor's queue; `flowControlled` says corosync just
+        /// answered `CS_ERR_TRY_AGAIN` to it.
+        case queue(flowControlled: Bool)
+    }
+
+    /// The fast path of a send: if the gate is open (nothing queued, no fragmented send in flight,
+    /// joined), calls `cpg_mcast_joined` on the caller's thread under the send lock, with no
+    /// actor hop and no continuation. Validation and cancellation are checked first, as on the
+    /// queued path.
+    nonisolated func trySendDirectly(_ payload: SendPayload) throws -> DirectSend {
+        let byteCount = payload.byteCount
+        guard byteCount <= self.maxAtomicMessageSize else { return .queue(flowControlled: false) }
+        try Self.validateShape(payload, byteCount: byteCount, configuration: self.configuration)
+        try Task.checkCancellation()
+        let outcome: SendGate<LibCPGHandle>.FastSendOutcome?
+        let status: CPGStatus
+        (outcome, status) = self.sendGate.withLock { gate in
+            guard let handle = gate.fastPathHandle else { return (nil, .ok) }
+            let status = payload.withIOVecs { handle.multicast($0) }
+            return (gate.fastSendFinished(accepted: status == .ok, tryAgain: status == .tryAgain), status)
+        }
+        switch outcome {
+        case nil:
+            return .queue(flowControlled: false)
+        case .accepted:
+            self.metrics.messagesSent.increment()
+            self.metrics.bytesSent.increment(by: Int64(byteCount))
+            return .accepted
+        case .tryAgain:
+            return .queue(flowControlled: true)
+        case .failed:
+            throw Self.sendError(status)
+        }
+    }
+
     /// Validates, sends or queues, and (for confirmed sends) waits for the delivery.
     /// Returns the delivery index for confirmed sends, the own-message index otherwise.
-    func submit(_ payload: SendPayload, confirm: Bool) async throws -> UInt64 {
+    /// `flowControlled`: the fast path just met `CS_ERR_TRY_AGAIN` with this message.
+    func submit(_ payload: SendPayload, confirm: Bool, flowControlled: Bool = false) async throws -> UInt64 {
+        if flowControlled { self.recordFlowControl() }
         try self.validate(payload)
         try Task.checkCancellation()
         let id = self.nextSendID
@@ -13,7 +54,8 @@ extension CPGGroup {
         if case .reconnecting(let error) = self.lifecycle.state, self.configuration.reconnect?.sendsWhileDisconnected == .fail {
             throw error
         }
-        if self.sendQueue.isEmpty, !self.largeSendInFlight, !self.lifecycle.isReconnecting {
+        // A send corosync just pushed back is queued (and counted as waiting) like any other.
+        if !flowControlled, self.sendQueue.isEmpty, !self.largeSendInFlight, !self.lifecycle.isReconnecting {
             if payload.byteCount > self.maxAtomicMessageSize {
                 // The confirmation is registered before libcpg starts: the message can be
                 // delivered back before its blocking send returns.
@@ -29,6 +71,8 @@ extension CPGGroup {
             }
             switch self.attempt(payload) {
             case .accepted(let ownIndex):
+                // A fast send's push-back may have closed the gate; this acceptance may reopen it.
+                self.syncSendGate()
                 if !self.queueWatches.isEmpty { self.reportQueueing(payload, queued: false) }
                 return confirm ? try await self.awaitConfirmation(id: id, ownIndex: ownIndex) : ownIndex
             case .failed(let error):
@@ -40,6 +84,7 @@ extension CPGGroup {
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 self.sendQueue.append(PendingSend(id: id, payload: payload, confirm: confirm, continuation: continuation))
+                self.syncSendGate()
                 self.metrics.flowControlWaits.increment()
                 if !self.queueWatches.isEmpty { self.reportQueueing(payload, queued: true) }
                 if self.sendQueue.count == 1 { self.drainSendQueue() }
@@ -51,21 +96,66 @@ extension CPGGroup {
         }
     }
 
-    private func validate(_ payload: SendPayload) throws(CPGError) {
-        if let error = self.lifecycle.errorForJoinedCall { throw error }
+    /// Tells the send gate what the actor knows: sends may go straight to corosync only while
+    /// nothing is queued, no fragmented send is in flight, the group is joined and no test
+    /// watches the queue.
+    func syncSendGate() {
+        let handle = self.handle
+        let open = self.sendQueue.isEmpty && !self.largeSendInFlight && self.lifecycle.state == .joined
+            && self.queueWatches.isEmpty
+        self.sendGate.withLock { $0.update(handle: handle, open: open) }
+    }
+
+    /// Finalizes `handle` under the send lock, so no send or query is using it meanwhile.
+    nonisolated func finalizeUnderSendLock(_ handle: LibCPGHandle) {
+        self.sendGate.withLock { gate in
+            if gate.handle === handle { gate.update(handle: nil, open: false) }
+            handle.finalize()
+        }
+    }
+
+    /// Corosync answered a send with `CS_ERR_TRY_AGAIN`: count it, and wake tests waiting for it.
+    private func recordFlowControl() {
+        self.flowControlRetries += 1
+        if !self.flowControlWaiters.isEmpty {
+            let waiters = self.flowControlWaiters
+            self.flowControlWaiters.removeAll()
+            for waiter in waiters { waiter.resume() }
+        }
+    }
+
+    /// The checks that need no actor state: the buffer count and the size limit.
+    private nonisolated static func validateShape(
+        _ payload: SendPayload,
+        byteCount: Int,
+        configuration: CPGConfiguration
+    ) throws(CPGError) {
         if case .multiple(let buffers) = payload, buffers.count > Self.maximumBufferCount {
             throw CPGError(
                 .tooManyBuffers,
                 "a message has \(buffers.count) buffers; libcpg takes at most \(Self.maximumBufferCount)"
             )
         }
-        let limit = self.configuration.maximumMessageSize
-        if payload.byteCount > limit {
+        let limit = configuration.maximumMessageSize
+        if byteCount > limit {
             throw CPGError(
                 .messageTooLarge,
-                "a message of \(payload.byteCount) bytes is over the maximum message size of \(limit) bytes"
+                "a message of \(byteCount) bytes is over the maximum message size of \(limit) bytes"
             )
         }
+    }
+
+    /// The error for a failed `cpg_mcast_joined` (neither `CS_OK` nor `CS_ERR_TRY_AGAIN`).
+    private nonisolated static func sendError(_ status: CPGStatus) -> CPGError {
+        if status == .library {
+            return CPGError(.connectionLost, "the connection to corosync was lost (cpg_mcast_joined failed)", status: status)
+        }
+        return CPGError.call("cpg_mcast_joined", status)
+    }
+
+    private func validate(_ payload: SendPayload) throws(CPGError) {
+        if let error = self.lifecycle.errorForJoinedCall { throw error }
+        try Self.validateShape(payload, byteCount: payload.byteCount, configuration: self.configuration)
     }
 
     /// Waits, cancellably, for the own message with `ownIndex` to be delivered.
@@ -97,34 +187,30 @@ extension CPGGroup {
         case failed(CPGError)
     }
 
-    /// One non-blocking `cpg_mcast_joined` of an atomic-size message.
+    /// One non-blocking `cpg_mcast_joined` of an atomic-size message, under the send lock.
     private func attempt(_ payload: SendPayload) -> Attempt {
         guard let handle = self.handle else { return .failed(CPGError(.closed, "the group was closed")) }
-        let status = payload.withIOVecs { handle.multicast($0) }
+        let (status, ownIndex) = self.sendGate.withLock { gate in
+            let status = payload.withIOVecs { handle.multicast($0) }
+            return (status, status == .ok ? gate.ownMessageAccepted() : 0)
+        }
         switch status {
         case .ok:
-            self.acceptedOwnMessages += 1
             self.retryDelayMicroseconds = 100
             self.metrics.messagesSent.increment()
             self.metrics.bytesSent.increment(by: Int64(payload.byteCount))
-            return .accepted(self.acceptedOwnMessages)
+            return .accepted(ownIndex)
         case .tryAgain:
-            self.flowControlRetries += 1
-            if !self.flowControlWaiters.isEmpty {
-                let waiters = self.flowControlWaiters
-                self.flowControlWaiters.removeAll()
-                for waiter in waiters { waiter.resume() }
-            }
+            self.recordFlowControl()
             return .tryAgain
-        case .library:
-            return .failed(CPGError(.connectionLost, "the connection to corosync was lost (cpg_mcast_joined failed)", status: status))
         default:
-            return .failed(CPGError.call("cpg_mcast_joined", status))
+            return .failed(Self.sendError(status))
         }
     }
 
     /// Sends queued messages in order until corosync pushes back or the queue is empty.
     func drainSendQueue() {
+        defer { self.syncSendGate() }
         while let first = self.sendQueue.first, !self.largeSendInFlight, !self.lifecycle.isReconnecting {
             if let error = self.lifecycle.errorForJoinedCall {
                 self.failQueuedSends(error)
@@ -186,9 +272,10 @@ extension CPGGroup {
         }
         self.largeSendInFlight = true
         // The index is taken before sending: the message may be delivered back before libcpg's
-        // blocking call returns.
-        self.acceptedOwnMessages += 1
-        let ownIndex = self.acceptedOwnMessages
+        // blocking call returns. The gate closes first: while the fragmented send runs (without
+        // the send lock, since libcpg sleeps in it), nothing else sends or queries.
+        self.syncSendGate()
+        let ownIndex = self.sendGate.withLock { $0.ownMessageAccepted() }
         if let confirmID {
             self.confirmations.append(Confirmation(id: confirmID, ownIndex: ownIndex, continuation: continuation))
         }
@@ -232,7 +319,7 @@ extension CPGGroup {
         }
         if let handle = self.deferredFinalization {
             self.deferredFinalization = nil
-            handle.finalize()
+            self.finalizeUnderSendLock(handle)
         }
         let waiters = self.requestChannelWaiters
         self.requestChannelWaiters.removeAll()
@@ -262,6 +349,7 @@ extension CPGGroup {
     private func cancelSend(_ id: UInt64) {
         if let index = self.sendQueue.firstIndex(where: { $0.id == id }) {
             self.sendQueue.remove(at: index).continuation.resume(throwing: CancellationError())
+            if self.sendQueue.isEmpty { self.syncSendGate() }
         } else if let index = self.confirmations.firstIndex(where: { $0.id == id }) {
             self.confirmations.remove(at: index).continuation.resume(
                 throwing: CPGError(
@@ -275,6 +363,7 @@ extension CPGGroup {
     func failQueuedSends(_ error: CPGError) {
         let pending = self.sendQueue
         self.sendQueue.removeAll()
+        self.syncSendGate()
         for send in pending { send.continuation.resume(throwing: error) }
     }
 

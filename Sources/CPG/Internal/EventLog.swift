@@ -36,6 +36,22 @@ final class EventLog: Sendable {
         return action.pauseProducer
     }
 
+    /// Appends a batch of events in order, with one lock and at most one wakeup per suspended
+    /// subscription; answers whether the producer must pause.
+    func append(contentsOf events: [CPGEvent]) -> Bool {
+        let action = self.state.withLock { $0.append(contentsOf: events) }
+        switch action.wakeups {
+        case .none: break
+        case .one(let waiter, let event): waiter.resume(returning: event)
+        case .many(let list): for (waiter, event) in list { waiter.resume(returning: event) }
+        }
+        return action.pauseProducer
+    }
+
+    /// How much the producer may append before the log is full (see
+    /// ``EventLogStateMachine/room``).
+    var room: (events: Int, bytes: Int) { self.state.withLock { $0.room } }
+
     /// How many events the log holds now.
     var count: Int { self.state.withLock { $0.count } }
 

@@ -10,10 +10,14 @@ import Glibc
 ///
 /// The handle is finalized exactly once, by ``finalize()`` or at the latest by `deinit`.
 // @unchecked Sendable: `handle` and `sink` are immutable references, and libcpg guards every call
-// with its own handle-database lock. The owning actor makes all calls from its serial queue,
-// except one blocking fragmented send at a time, which it runs elsewhere while holding every other
-// request back (libcpg keeps the dispatch channel apart from the request channel, as corosync's
-// own cpgbench relies on). `isFinalized` is only touched on the actor's queue or in deinit.
+// with its own handle-database lock. Request-channel calls (sends, queries, leave) and
+// `finalize()` are made under the owning group's send lock (`CPGGroup.sendGate`), which
+// serialises them and so also `isFinalized`; the one exception is a blocking fragmented send,
+// which runs without that lock while the group holds every other request back and defers any
+// finalize until it returned. `dispatchOne()` runs only on the group's serial queue (libcpg keeps
+// the dispatch channel apart from the request channel, as corosync's own cpgbench relies on), and
+// `sink` is only touched inside it. Before a handle is published to a group, only the connecting
+// thread uses it.
 final class LibCPGHandle: @unchecked Sendable {
     let handle: cpg_handle_t
     let sink: CallbackSink

@@ -83,6 +83,8 @@ struct EventLogStateMachine<Waiter> {
     private var firstSequence: UInt64 = 0
     private var bytes = 0
     private var subscribers: [SubscriberID: Subscriber] = [:]
+    /// How many subscribers are suspended (so appends skip the scan while none is).
+    private var waitingCount = 0
     private var nextSubscriberID: SubscriberID = 0
     private var terminal = Terminal.open
     /// Whether the producer was told to pause and not yet told to resume.
@@ -117,22 +119,47 @@ struct EventLogStateMachine<Waiter> {
         return id
     }
 
+    /// How much the producer may append before the log is full: at least one event (a full log
+    /// takes no more, but the producer may always dispatch the event that makes it full).
+    var room: (events: Int, bytes: Int) {
+        (max(1, self.limits.events - self.entries.count), max(1, self.limits.bytes - self.bytes))
+    }
+
     /// The producer has an event.
     mutating func append(_ event: CPGEvent) -> AppendAction {
         guard case .open = self.terminal else {
             return AppendAction(wakeups: .none, pauseProducer: false)
         }
+        var wakeups = Wakeups.none
+        self.store(event, wakeups: &wakeups)
+        return self.finishAppend(wakeups)
+    }
+
+    /// The producer has several events, in order: one call for a whole dispatch batch, with at
+    /// most one wakeup per suspended subscriber (the rest of the batch it polls without waiting).
+    mutating func append<Events: Sequence<CPGEvent>>(contentsOf events: Events) -> AppendAction {
+        guard case .open = self.terminal else {
+            return AppendAction(wakeups: .none, pauseProducer: false)
+        }
+        var wakeups = Wakeups.none
+        for event in events { self.store(event, wakeups: &wakeups) }
+        return self.finishAppend(wakeups)
+    }
+
+    /// Appends one event and hands it to the suspended subscribers waiting for it.
+    private mutating func store(_ event: CPGEvent, wakeups: inout Wakeups) {
         let sequence = self.endSequence
         self.entries.append(event)
         self.bytes += event.approximateByteCount
+        guard self.waitingCount > 0 else { return }
         let kind = event.kind
-        var wakeups = Wakeups.none
         for (id, subscriber) in self.subscribers where subscriber.waiter != nil && subscriber.cursor == sequence {
             // A suspended subscriber has read everything before this event: it takes the event
             // or, if it does not want this kind, skips it.
             self.subscribers[id]!.cursor = sequence + 1
             guard subscriber.kinds.contains(kind), let waiter = subscriber.waiter else { continue }
             self.subscribers[id]!.waiter = nil
+            self.waitingCount -= 1
             switch wakeups {
             case .none: wakeups = .one(waiter, event)
             case .one(let first, let firstEvent): wakeups = .many([(first, firstEvent), (waiter, event)])
@@ -141,6 +168,9 @@ struct EventLogStateMachine<Waiter> {
                 wakeups = .many(list)
             }
         }
+    }
+
+    private mutating func finishAppend(_ wakeups: Wakeups) -> AppendAction {
         self.trim()
         self.peakCount = max(self.peakCount, self.entries.count)
         let full = self.entries.count >= self.limits.events || self.bytes >= self.limits.bytes
@@ -173,7 +203,10 @@ struct EventLogStateMachine<Waiter> {
         case .ready(let next, let resume):
             return .resume(waiter, next, resumeProducer: resume)
         case .empty(let resume):
-            self.subscribers[id]?.waiter = waiter
+            if self.subscribers[id] != nil {
+                if self.subscribers[id]!.waiter == nil { self.waitingCount += 1 }
+                self.subscribers[id]!.waiter = waiter
+            }
             return .suspended(resumeProducer: resume)
         }
     }
@@ -183,6 +216,7 @@ struct EventLogStateMachine<Waiter> {
         guard let subscriber = self.subscribers.removeValue(forKey: id) else {
             return UnsubscribeAction(waiter: nil, resumeProducer: false)
         }
+        if subscriber.waiter != nil { self.waitingCount -= 1 }
         return UnsubscribeAction(waiter: subscriber.waiter, resumeProducer: self.trimAndCheckResume())
     }
 
@@ -197,6 +231,7 @@ struct EventLogStateMachine<Waiter> {
             if let waiter = subscriber.waiter {
                 waiters.append(waiter)
                 self.subscribers[id]!.waiter = nil
+                self.waitingCount -= 1
             }
         }
         return waiters
