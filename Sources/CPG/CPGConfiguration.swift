@@ -2,7 +2,7 @@ import CoreMetrics
 
 /// How a ``CPGGroup`` behaves. The defaults suit most servers.
 public struct CPGConfiguration: Sendable {
-    /// The largest message ``CPGGroup/send(_:)`` accepts, in bytes (default 16 MiB).
+    /// The largest message ``CPGGroup/send(_:)-([UInt8])`` accepts, in bytes (default 16 MiB).
     ///
     /// Corosync orders messages one after another for the whole group: a large message holds up
     /// everyone's deliveries while it passes. A larger send fails before anything is sent, with
@@ -22,9 +22,9 @@ public struct CPGConfiguration: Sendable {
     /// reading while a gigabyte passes peaks well under 64 MiB of resident memory.
     public var eventBufferBytes: Int = 32 * 1024 * 1024
 
-    /// How long ``CPGGroup/join(_:configuration:logger:)`` retries while corosync answers
-    /// `CS_ERR_TRY_AGAIN`, which it does while this process's previous membership of the group is
-    /// still being removed (default 10 seconds).
+    /// How long ``CPGGroup/join(_:configuration:logger:)-(CPGGroupName,_,_)`` retries while
+    /// corosync still removes this process's previous membership of the group: it answers
+    /// `CS_ERR_TRY_AGAIN` after a leave and `CS_ERR_EXIST` after a close (default 10 seconds).
     public var joinRetryTimeout: Duration = .seconds(10)
 
     /// Connect to the corosync of another network namespace: a path such as `/run/netns/NAME`.

@@ -314,7 +314,7 @@ public actor CPGGroup {
     /// Whether corosync asks senders to hold back (`cpg_flow_control_state_get`).
     ///
     /// Corosync 3 always answers `false`: it signals flow control by answering sends with
-    /// `CS_ERR_TRY_AGAIN`, which ``send(_:)`` waits out by itself.
+    /// `CS_ERR_TRY_AGAIN`, which ``send(_:)-([UInt8])`` waits out by itself.
     public func flowControlEnabled() async throws(CPGError) -> Bool {
         if let error = self.lifecycle.errorForJoinedCall { throw error }
         guard let handle = self.handle else { throw CPGError(.closed, "the group was closed") }
