@@ -107,6 +107,10 @@ struct RandomProgram {
             var incarnation = Incarnation(number: number)
             var group: CPGGroup? = try await CPGGroup.join(name)
             let recorder = Self.record(group!, prefix: incarnation.prefix)
+            // Every incarnation sends once before its random steps, so no program is vacuous.
+            let first = self.payload(incarnation)
+            try await group!.send(first)
+            incarnation.accepted.append(first)
             var ended = false
             let steps = Int(self.random.next(below: 12)) + 4
             for _ in 0..<steps where !ended {
