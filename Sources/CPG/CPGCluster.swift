@@ -79,23 +79,17 @@ public enum CPGCluster {
     /// queue may get a thread of its own.
     private static let queue = DispatchQueue(label: "swift-cpg.cluster")
 
+    /// Runs `body` with a fresh, verified libcpg connection on ``queue``.
     private static func withHandle<T: Sendable>(
         _ networkNamespace: String?,
         _ body: @escaping @Sendable (LibCPGHandle) throws(CPGError) -> T
     ) async throws(CPGError) -> T {
-        let result: Result<T, CPGError> = await withCheckedContinuation { continuation in
-            self.queue.async {
-                continuation.resume(
-                    returning: Result { () throws(CPGError) in
-                        let handle = try LibCPGHandle.connect(networkNamespace: networkNamespace)
-                        defer { handle.finalize() }
-                        _ = try handle.verifyDaemon(trustedUIDs: CPGConfiguration().trustedDaemonUIDs)
-                        return try body(handle)
-                    }
-                )
-            }
+        try await self.onQueue { () throws(CPGError) in
+            let handle = try LibCPGHandle.connect(networkNamespace: networkNamespace)
+            defer { handle.finalize() }
+            _ = try handle.verifyDaemon(trustedUIDs: CPGConfiguration().trustedDaemonUIDs)
+            return try body(handle)
         }
-        return try result.get()
     }
 
     /// Runs `body` with a fresh, verified libcmap connection on ``queue``.
@@ -103,16 +97,21 @@ public enum CPGCluster {
         _ networkNamespace: String?,
         _ body: @escaping @Sendable (LibCMapHandle) throws(CPGError) -> T
     ) async throws(CPGError) -> T {
+        try await self.onQueue { () throws(CPGError) in
+            let map = try LibCMapHandle.connect(networkNamespace: networkNamespace)
+            defer { map.finalize() }
+            try map.verifyDaemon(trustedUIDs: CPGConfiguration().trustedDaemonUIDs)
+            return try body(map)
+        }
+    }
+
+    /// Runs blocking IPC on ``queue`` and hands its result back to the awaiting task.
+    private static func onQueue<T: Sendable>(
+        _ body: @escaping @Sendable () throws(CPGError) -> T
+    ) async throws(CPGError) -> T {
         let result: Result<T, CPGError> = await withCheckedContinuation { continuation in
             self.queue.async {
-                continuation.resume(
-                    returning: Result { () throws(CPGError) in
-                        let map = try LibCMapHandle.connect(networkNamespace: networkNamespace)
-                        defer { map.finalize() }
-                        try map.verifyDaemon(trustedUIDs: CPGConfiguration().trustedDaemonUIDs)
-                        return try body(map)
-                    }
-                )
+                continuation.resume(returning: Result { () throws(CPGError) in try body() })
             }
         }
         return try result.get()

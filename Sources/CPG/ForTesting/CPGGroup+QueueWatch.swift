@@ -47,7 +47,4 @@ extension CPGGroup {
         guard self.source == nil || self.sourceResumed else { return }
         await withCheckedContinuation { self.pauseWaiters.append($0) }
     }
-
-    /// How many sends wait for corosync to accept them (for tests).
-    var queuedSendCount: Int { self.sendQueue.count }
 }

@@ -132,6 +132,7 @@ final class EventRecorder: Sendable {
                 }
             }
             group.addTask {
+                // The time limit racing the awaited event: wall-clock on purpose, not a wait for it.
                 try? await Task.sleep(for: deadline)
                 return nil
             }
