@@ -49,9 +49,6 @@ public actor CPGGroup {
     /// What sending shares with the nonisolated fast path of `send`; its lock also serialises
     /// every request-channel call of libcpg (sends, queries, leave, finalize).
     nonisolated let sendGate: LockedValue<SendGate<LibCPGHandle>>
-    /// How many request-channel calls (which wait for corosync's answer) run now; see
-    /// ``requestCall(_:)``.
-    nonisolated let requestCallsInFlight = LockedValue(0)
     let executor: DispatchQueueExecutor
     let logger: Logger
     let metrics: GroupMetrics
@@ -137,7 +134,7 @@ public actor CPGGroup {
             if !self.sourceResumed { source.resume() }
             source.cancel()
         } else if let handle = self.handle {
-            self.requestCall { _ in handle.finalize() }
+            self.sendGate.withLock { _ in handle.finalize() }
         }
         self.log.finish(nil)
         if let membership = self.membership { ProcessMemberships.release(membership) }
@@ -174,20 +171,15 @@ public actor CPGGroup {
         guard ProcessMemberships.claim(membership) else {
             throw Self.alreadyJoinedError(name)
         }
-        // The group's queue runs on the global pool's threads, the ones the consumer tasks run
-        // on: a source firing and the consumer it wakes can share a thread. Calls that wait for
-        // corosync without a bound (connecting, joining) run on a queue of their own instead.
-        let queue = DispatchQueue(label: "swift-cpg.group", target: .global())
-        queue.setSpecific(key: Self.groupQueueKey, value: true)
+        let queue = DispatchQueue(label: "swift-cpg.group")
         let executor = DispatchQueueExecutor(queue: queue)
-        let connectQueue = DispatchQueue(label: "swift-cpg.connect")
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: configuration.joinRetryTimeout)
         var delay = Duration.milliseconds(5)
         while true {
-            // Blocking IPC, on a queue of its own rather than the cooperative pool.
+            // Blocking IPC, on the group's own queue rather than the cooperative pool.
             let attempt: Result<JoinAttempt, CPGError> = await withCheckedContinuation { continuation in
-                connectQueue.async {
+                queue.async {
                     continuation.resume(returning: Result { () throws(CPGError) in try Self.connectAndJoin(name, configuration) })
                 }
             }
@@ -316,7 +308,7 @@ public actor CPGGroup {
         if let error = self.lifecycle.errorForJoinedCall { throw error }
         if case .reconnecting(let error) = self.lifecycle.state { throw error }
         guard let handle = self.handle else { throw CPGError(.closed, "the group was closed") }
-        return try self.requestCall { (_) throws(CPGError) in try handle.membership(self.name) }
+        return try self.sendGate.withLock { (_) throws(CPGError) in try handle.membership(self.name) }
     }
 
     /// Whether corosync asks senders to hold back (`cpg_flow_control_state_get`).
@@ -326,7 +318,7 @@ public actor CPGGroup {
     public func flowControlEnabled() async throws(CPGError) -> Bool {
         if let error = self.lifecycle.errorForJoinedCall { throw error }
         guard let handle = self.handle else { throw CPGError(.closed, "the group was closed") }
-        return try self.requestCall { (_) throws(CPGError) in try handle.flowControlEnabled() }
+        return try self.sendGate.withLock { (_) throws(CPGError) in try handle.flowControlEnabled() }
     }
 
     // MARK: Leaving and closing
@@ -355,7 +347,7 @@ public actor CPGGroup {
         await self.awaitRequestChannel()
         guard self.lifecycle.leaveRequested() == .requestLeave, let handle = self.handle else { return }
         // The gate closes in the same lock hold: no send reaches corosync after the leave.
-        let status = self.requestCall { gate in
+        let status = self.sendGate.withLock { gate in
             let status = handle.leave(self.name)
             if status == .ok { gate.update(handle: handle, open: false) }
             return status

@@ -24,8 +24,7 @@ extension CPGGroup {
         var delay = policy.initialDelay
         while self.lifecycle.isReconnecting {
             let attempt: Result<JoinAttempt, CPGError> = await withCheckedContinuation { continuation in
-                // Blocking IPC: on a queue of its own, not on the group's (which runs on the pool).
-                DispatchQueue(label: "swift-cpg.connect").async {
+                self.queueForSource.async {
                     let configuration = self.configuration
                     continuation.resume(returning: Result { () throws(CPGError) in try Self.connectAndJoin(self.name, configuration) })
                 }
