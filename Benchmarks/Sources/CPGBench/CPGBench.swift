@@ -294,6 +294,18 @@ struct Runner {
             target: targets ? "≤ 1.25×" : "",
             meets: targets ? cpuRatio <= 1.25 : nil
         )
+        // The daemons share the cores with everything else: show how far the runs spread.
+        func spread(_ runs: [RunResult]) -> String {
+            let rates = runs.map { Int($0.messagesPerSecond.rounded()) }.sorted()
+            guard let slowest = rates.first, let fastest = rates.last else { return "" }
+            return "\(fmtCount(slowest)) – \(fmtCount(fastest))"
+        }
+        report.add(
+            scenario,
+            "messages/s, slowest – fastest of the \(swiftRuns.count) runs",
+            swift: spread(swiftRuns),
+            c: spread(cRuns)
+        )
         let fewestSwift = swiftRuns.compactMap(\.peerMessages).min() ?? -1
         let fewestC = cRuns.compactMap(\.peerMessages).min() ?? -1
         let errors = (swiftRuns + cRuns).map(\.peerErrors).reduce(0, +)
