@@ -14,9 +14,10 @@
  *       prints the CPU it burnt, then leaves.
  *   cpg-bench-peer recv GROUP TOTAL
  *       joins (a thread dispatches) and receives until TOTAL messages from other members arrived
- *       (giving up after 600 s), checking each payload's layout (not a sequence: the throughput
- *       senders send the same message every time); the receivers on the other nodes of the
- *       multi-node rows.
+ *       or stdin closes (the harness gave up), checking each payload's layout (not a sequence:
+ *       the throughput senders send the same message every time); reports nodedown=1 if a
+ *       member left with CPG_REASON_NODEDOWN meanwhile (the ring re-formed during the run). The
+ *       receivers on the other nodes of the multi-node rows.
  *   cpg-bench-peer member GROUP
  *       joins (a thread dispatches) and stays until stdin closes; prints
  *       "nodedown node=<id> at_ns=<CLOCK_MONOTONIC ns>" for every membership change in which a
@@ -127,12 +128,20 @@ static int role_recv(const char *group, uint64_t total)
 	cpg_baseline_stats stats;
 	int status;
 
+	struct pollfd input = {.fd = STDIN_FILENO, .events = POLLIN};
+	char line[64];
+	uint64_t at_ns;
+	uint32_t nodeid;
+
 	cpg_baseline_receive_begin(m);
-	status = cpg_baseline_receive_wait(m, total, 600.0, &stats);
-	printf("done messages=%llu bytes=%llu payload_errors=%llu wall=%.6f cpu=%.6f status=%d\n",
+	while ((status = cpg_baseline_receive_wait(m, total, 0.1, &stats)) != CPG_BASELINE_OK) {
+		if (poll(&input, 1, 0) > 0 && fgets(line, sizeof(line), stdin) == NULL)
+			break;
+	}
+	printf("done messages=%llu bytes=%llu payload_errors=%llu nodedown=%d status=%d\n",
 	       (unsigned long long)stats.messages, (unsigned long long)stats.bytes,
-	       (unsigned long long)stats.payload_errors, stats.wall_seconds, stats.user_seconds + stats.system_seconds,
-	       status);
+	       (unsigned long long)stats.payload_errors,
+	       cpg_baseline_wait_nodedown(m, 0, &at_ns, &nodeid) == CPG_BASELINE_OK, status);
 	cpg_baseline_leave(m);
 	return status == CPG_BASELINE_OK ? 0 : 2;
 }
