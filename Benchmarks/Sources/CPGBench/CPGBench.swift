@@ -249,6 +249,8 @@ struct Runner {
         do {
             try await body(cluster)
         } catch {
+            // The daemons' logs go with the cluster: keep their ends for the diagnosis.
+            for node in cluster.nodes { log(cluster.logTail(of: node, lines: 12)) }
             await cluster.stop()
             throw error
         }

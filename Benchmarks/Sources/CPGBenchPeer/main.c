@@ -124,16 +124,20 @@ static int role_stall_recv(const char *group, uint64_t total)
 
 static int role_recv(const char *group, uint64_t total)
 {
-	cpg_baseline_member *m = join(group, 1);
+	cpg_baseline_member *m;
 	cpg_baseline_stats stats;
 	int status;
-
 	struct pollfd input = {.fd = STDIN_FILENO, .events = POLLIN};
 	char line[64];
 	uint64_t at_ns;
 	uint32_t nodeid;
 
+	/* Counting starts before "ready": the harness starts the sender on that line, and a
+	 * receiver preempted between the two would otherwise reset the first messages away. */
+	if ((m = cpg_baseline_join(group, 1, &status)) == NULL)
+		fail("join", status);
 	cpg_baseline_receive_begin(m);
+	printf("ready pid=%u\n", cpg_baseline_pid(m));
 	while ((status = cpg_baseline_receive_wait(m, total, 0.1, &stats)) != CPG_BASELINE_OK) {
 		if (poll(&input, 1, 0) > 0 && fgets(line, sizeof(line), stdin) == NULL)
 			break;
