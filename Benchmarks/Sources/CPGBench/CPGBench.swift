@@ -231,8 +231,8 @@ struct Runner {
                 + "once the group has all 3 members, and every receiver must get every message, each payload intact "
                 + "(checked; the sender sends the same message every time, so there is no sequence to check). "
                 + "All three daemons and both receivers share the machine's cores with the sender. A run during which "
-                + "the ring re-formed (a receiver saw a member leave with reason nodedown: the daemons lost the token "
-                + "while starved of CPU) does not count and is repeated (up to 3 times in a row); the table counts them."
+                + "the ring re-formed (a receiver saw a member leave with reason nodedown, as when daemons starved of CPU "
+                + "lose the token) does not count and is repeated (up to 3 times in a row); the table counts them."
         )
     }
 

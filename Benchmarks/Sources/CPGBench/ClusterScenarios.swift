@@ -108,7 +108,7 @@ struct ClusterScenarios: Sendable {
     }
 
     /// A run during which the totem membership changed (a receiver saw a member leave with
-    /// reason nodedown: the daemons lost the token, here under CPU starvation). Virtual synchrony
+    /// reason nodedown, as when daemons starved of CPU lose the token). Virtual synchrony
     /// then lets the two sides deliver different messages, and the time includes the re-forming:
     /// the run does not count.
     struct RingChangedDuringRun: Error, CustomStringConvertible {
