@@ -8,7 +8,9 @@
 #include <corosync/cpg.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -48,6 +50,7 @@ struct cpg_baseline_member {
 	_Atomic uint64_t others_target;
 	uint64_t others_bytes;
 	uint64_t sequence_errors;
+	uint64_t payload_errors;
 	double first_other_at;
 	double last_other_at;
 	struct sender_track senders[MAX_SENDERS_TRACKED];
@@ -56,6 +59,10 @@ struct cpg_baseline_member {
 	_Atomic unsigned members;
 	_Atomic unsigned members_target;
 	_Atomic int left;
+	/* The first CPG_REASON_NODEDOWN left entry since the last reset: when (CLOCK_MONOTONIC ns,
+	 * taken in the confchg callback) and which node. */
+	_Atomic uint64_t nodedown_at_ns;
+	_Atomic uint32_t nodedown_nodeid;
 	/* Set by the dispatch thread when it finalized the handle after the own leave. */
 	_Atomic int finalized_by_thread;
 
@@ -227,6 +234,7 @@ static void track_sender(cpg_baseline_member *m, uint32_t nodeid, uint32_t pid, 
 
 	if (!cpg_baseline_check(msg, len, &seq, &kind)) {
 		m->sequence_errors++;
+		m->payload_errors++;
 		return;
 	}
 	if (kind != CPG_BASELINE_KIND_DATA)
@@ -333,6 +341,10 @@ static void on_confchg(cpg_handle_t handle, const struct cpg_name *group, const 
 		return;
 	atomic_store(&m->members, (unsigned)member_count);
 	for (size_t i = 0; i < left_count; i++) {
+		if (left[i].reason == CPG_REASON_NODEDOWN && atomic_load(&m->nodedown_at_ns) == 0) {
+			atomic_store(&m->nodedown_nodeid, left[i].nodeid);
+			atomic_store(&m->nodedown_at_ns, cpg_baseline_now_ns());
+		}
 		if (left[i].nodeid == m->nodeid && left[i].pid == m->pid) {
 			if (m->has_thread) {
 				/* The only way out of CS_DISPATCH_BLOCKING: finalize from inside a callback,
@@ -427,6 +439,61 @@ static int echo_done(cpg_baseline_member *m)
 	return m->echo_seen;
 }
 
+static int nodedown_done(cpg_baseline_member *m)
+{
+	return atomic_load(&m->nodedown_at_ns) != 0;
+}
+
+/* ---- network namespaces ------------------------------------------------- */
+
+struct netns_job {
+	const char *path;
+	void (*body)(void *);
+	void *arg;
+	int error;
+};
+
+static void *netns_main(void *arg)
+{
+	struct netns_job *job = arg;
+	int fd = open(job->path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		job->error = errno;
+		return NULL;
+	}
+	if (setns(fd, CLONE_NEWNET) != 0) {
+		job->error = errno;
+		close(fd);
+		return NULL;
+	}
+	close(fd);
+	job->body(job->arg);
+	return NULL;
+}
+
+/*
+ * Runs body(arg) on a new thread that first entered the network namespace at `path` (libqb's IPC
+ * sockets are abstract unix sockets, one set per network namespace: a connection made there
+ * reaches that namespace's corosync and keeps it). A thread of its own, because setns changes the
+ * calling thread for good; threads it starts inherit the namespace. Returns 0 or an errno value.
+ */
+static int run_in_network_namespace(const char *path, void (*body)(void *), void *arg)
+{
+	struct netns_job job = {.path = path, .body = body, .arg = arg, .error = 0};
+	pthread_t thread;
+	int error;
+
+	if (path == NULL) {
+		body(arg);
+		return 0;
+	}
+	if ((error = pthread_create(&thread, NULL, netns_main, &job)) != 0)
+		return error;
+	pthread_join(thread, NULL);
+	return job.error;
+}
+
 /* ---- members ------------------------------------------------------------ */
 
 cpg_baseline_member *cpg_baseline_join(const char *group, int dispatch_thread, int *status)
@@ -486,6 +553,25 @@ fail_free:
 	free(m);
 	*status = err;
 	return NULL;
+}
+
+void cpg_baseline_reset_nodedown(cpg_baseline_member *m)
+{
+	atomic_store(&m->nodedown_nodeid, 0);
+	atomic_store(&m->nodedown_at_ns, 0);
+}
+
+int cpg_baseline_wait_nodedown(cpg_baseline_member *m, double timeout_seconds, uint64_t *at_ns, uint32_t *nodeid)
+{
+	int ok;
+
+	if (m->has_thread)
+		ok = wait_until(m, nodedown_done, timeout_seconds);
+	else
+		ok = dispatch_until(m, nodedown_done, timeout_seconds);
+	*at_ns = atomic_load(&m->nodedown_at_ns);
+	*nodeid = atomic_load(&m->nodedown_nodeid);
+	return ok ? CPG_BASELINE_OK : CS_ERR_TIMEOUT;
 }
 
 uint32_t cpg_baseline_pid(const cpg_baseline_member *m)
@@ -604,8 +690,10 @@ int cpg_baseline_throughput(const char *group, size_t size, uint64_t count, cpg_
 	return cpg_baseline_throughput_senders(group, size, count, 1, out);
 }
 
-int cpg_baseline_throughput_senders(const char *group, size_t size, uint64_t count, unsigned senders,
-				    cpg_baseline_stats *out)
+/* The throughput pipeline; with `members` > 1 it first waits (up to 60 s) until the group has that
+ * many members, before the clock starts. */
+static int throughput(const char *group, size_t size, uint64_t count, unsigned senders, unsigned members,
+		      cpg_baseline_stats *out)
 {
 	int status;
 	cpg_baseline_member *m;
@@ -620,6 +708,11 @@ int cpg_baseline_throughput_senders(const char *group, size_t size, uint64_t cou
 	m = cpg_baseline_join(group, 1, &status);
 	if (m == NULL) {
 		out->status = status;
+		return status;
+	}
+	if (members > 1 && (status = cpg_baseline_wait_members(m, members, 60.0)) != CPG_BASELINE_OK) {
+		out->status = status;
+		cpg_baseline_leave(m);
 		return status;
 	}
 	jobs = calloc(senders, sizeof(*jobs));
@@ -658,6 +751,40 @@ int cpg_baseline_throughput_senders(const char *group, size_t size, uint64_t cou
 	free(jobs);
 	free(threads);
 	cpg_baseline_leave(m);
+	return out->status;
+}
+
+int cpg_baseline_throughput_senders(const char *group, size_t size, uint64_t count, unsigned senders,
+				    cpg_baseline_stats *out)
+{
+	return throughput(group, size, count, senders, 0, out);
+}
+
+struct throughput_job {
+	const char *group;
+	size_t size;
+	uint64_t count;
+	unsigned senders;
+	unsigned members;
+	cpg_baseline_stats *out;
+};
+
+static void throughput_body(void *arg)
+{
+	struct throughput_job *job = arg;
+
+	throughput(job->group, job->size, job->count, job->senders, job->members, job->out);
+}
+
+int cpg_baseline_throughput_in(const char *netns, const char *group, size_t size, uint64_t count, unsigned senders,
+			       unsigned members, cpg_baseline_stats *out)
+{
+	struct throughput_job job = {
+		.group = group, .size = size, .count = count, .senders = senders, .members = members, .out = out};
+
+	memset(out, 0, sizeof(*out));
+	if (run_in_network_namespace(netns, throughput_body, &job) != 0)
+		out->status = CS_ERR_LIBRARY;
 	return out->status;
 }
 
@@ -772,6 +899,7 @@ void cpg_baseline_receive_begin(cpg_baseline_member *m)
 	atomic_store(&m->others_delivered, 0);
 	m->others_bytes = 0;
 	m->sequence_errors = 0;
+	m->payload_errors = 0;
 	m->sender_count = 0;
 }
 
@@ -791,6 +919,7 @@ int cpg_baseline_receive_wait(cpg_baseline_member *m, uint64_t count, double tim
 	out->messages = atomic_load(&m->others_delivered);
 	out->bytes = m->others_bytes;
 	out->sequence_errors = m->sequence_errors;
+	out->payload_errors = m->payload_errors;
 	out->wall_seconds = m->last_other_at - m->first_other_at;
 	atomic_store(&m->others_target, UINT64_MAX);
 	return out->status;

@@ -1,6 +1,7 @@
 import CAllocationCounter
 import CPG
 import CPGBaseline
+import CPGTesting
 
 #if canImport(Glibc)
 import Glibc
@@ -8,11 +9,13 @@ import Glibc
 
 /// `cpg-bench`: swift-cpg against a raw-C libcpg client, same messages, same daemon.
 ///
-///     cpg-bench [--out FILE] [--peer PATH] [--repeat N] [--quick] [--only abcdef]
+///     cpg-bench [--out FILE] [--peer PATH] [--repeat N] [--quick] [--only abcdefg]
 ///               [--swift-version TEXT] [--revision TEXT]
 ///
-/// Sections: a throughput, b receive-only, c latency, d client cost (allocations; CPU per
-/// message is in a and b), e stalled consumer, f flow-control stall. Child roles (run by the
+/// Sections: a throughput (one node, and a 3-node cluster), b receive-only, c latency, d client
+/// cost (allocations; CPU per message is in a and b), e stalled consumer, f flow-control stall;
+/// all of them by default. g, the scale benchmark (3-, 5- and 9-node clusters: throughput and
+/// failure detection), runs only when asked for (`--only g`). Child roles (run by the
 /// harness itself): `cpg-bench swift-echo GROUP`, `cpg-bench stalled-member GROUP TOTAL BYTES`.
 /// For profilers: `cpg-bench profile throughput|receive|c-… SIZE COUNT SENDERS` runs one run.
 @main
@@ -74,6 +77,7 @@ struct Options {
     var selfPath: String
     var repetitions = 3
     var quick = false
+    /// The default run: every section but g (the scale benchmark, minutes of cluster churn).
     var sections: Set<Character> = Set("abcdef")
     var swiftVersion = ""
     var revision = ""
@@ -126,12 +130,16 @@ struct Runner {
         var report = Report()
         self.checkAllocationCounter(&report)
         let sections = self.options.sections
-        if sections.contains("a") { try await self.throughput(&report) }
+        if sections.contains("a") {
+            try await self.throughput(&report)
+            try await self.threeNodeThroughput(&report)
+        }
         if sections.contains("b") { try await self.receiveOnly(&report) }
         if sections.contains("c") { try await self.latency(&report) }
         if sections.contains("d") { try await self.clientCost(&report) }
         if sections.contains("e") { try await self.stalledConsumer(&report) }
         if sections.contains("f") { try await self.flowControl(&report) }
+        if sections.contains("g") { try await self.scale(&report) }
         let minutes = Double(nowNanoseconds() - started) / 60e9
         report.note("The whole run took \(fmt(minutes, 1)) minutes.")
 
@@ -202,6 +210,240 @@ struct Runner {
                 + "1 MiB is above corosync's atomic size: libcpg fragments it and, on CS_ERR_TRY_AGAIN between "
                 + "fragments, sleeps 10 ms (printing \"sleep. counter=N\" on stderr), which makes that row noisy "
                 + "for both sides."
+        )
+    }
+
+    /// (a) on a private 3-node cluster: the sender on node 1, a C receiver on nodes 2 and 3.
+    private func threeNodeThroughput(_ report: inout Report) async throws {
+        let cases = [(64, 30_000), (1024, 30_000), (65536, 3000)]
+        try await self.withPrivateCluster(nodes: 3, section: "a") { cluster in
+            let on = ClusterScenarios(scenarios: self.scenarios, cluster: cluster)
+            for (size, count) in cases {
+                try await self.clusterThroughputRows(on, size: size, count: count / self.scale, section: "a", targets: true, &report)
+            }
+        }
+        report.note(
+            "(a) 3 nodes: a private 3-node cluster (CPGTesting.LocalCluster: one network namespace and one corosync "
+                + "per node on this machine, knet over veth pairs), started for these rows. The sender runs in this "
+                + "process on node 1: the Swift group with CPGConfiguration.networkNamespace, the C pipeline (the same "
+                + "cpgbench loop as above) on a thread that entered node 1's namespace (setns) before cpg_initialize. "
+                + "A C receiver (`cpg-bench-peer recv`) inside each of nodes 2 and 3 joins first; the sender starts "
+                + "once the group has all 3 members, and every receiver must get every message, each payload intact "
+                + "(checked; the sender sends the same message every time, so there is no sequence to check). "
+                + "All three daemons and both receivers share the machine's cores with the sender. A run during which "
+                + "the ring re-formed (a receiver saw a member leave with reason nodedown, as when daemons starved of CPU "
+                + "lose the token) does not count and is repeated (up to 3 times in a row); the table counts them."
+        )
+    }
+
+    /// Starts a private cluster of `nodes` nodes, runs `body`, and always stops the cluster.
+    private func withPrivateCluster(
+        nodes: Int,
+        section: Character,
+        options: LocalClusterOptions = LocalClusterOptions(),
+        _ body: (LocalCluster) async throws -> Void
+    ) async throws {
+        log("(\(section)) starting a private \(nodes)-node corosync cluster")
+        let cluster = try await LocalCluster.start(nodes: nodes, options: options, logger: CPGGroup.silentLogger)
+        log("(\(section)) \(nodes) nodes up in \(fmt(seconds(await cluster.startupDuration), 1)) s (\(cluster.runID))")
+        do {
+            try await body(cluster)
+        } catch {
+            // The daemons' logs go with the cluster: keep their ends for the diagnosis.
+            for node in cluster.nodes { log(cluster.logTail(of: node, lines: 12)) }
+            await cluster.stop()
+            throw error
+        }
+        await cluster.stop()
+    }
+
+    /// Swift and C alternating, `repetitions` each, on the cluster: median rows, with the
+    /// section's targets when `targets`.
+    private func clusterThroughputRows(
+        _ on: ClusterScenarios,
+        size: Int,
+        count: Int,
+        section: Character,
+        targets: Bool,
+        _ report: inout Report
+    ) async throws {
+        let nodes = on.cluster.nodes.count
+        var swiftRuns: [RunResult] = []
+        var cRuns: [RunResult] = []
+        var discarded: [ClusterScenarios.Side: Int] = [:]
+        // A run during which the ring re-formed is repeated, up to 3 times in a row.
+        func measure(_ side: ClusterScenarios.Side) async throws -> RunResult {
+            var attempt = 0
+            while true {
+                do {
+                    return try await on.throughput(side, size: size, count: count)
+                } catch let error as ClusterScenarios.RingChangedDuringRun where attempt < 3 {
+                    attempt += 1
+                    discarded[side, default: 0] += 1
+                    log("(\(section)) \(error); the run is repeated")
+                }
+            }
+        }
+        for _ in 0..<self.options.repetitions {
+            cRuns.append(try await measure(.c))
+            swiftRuns.append(try await measure(.swift))
+        }
+        let swift = RunResult.median(swiftRuns)
+        let c = RunResult.median(cRuns)
+        let scenario = "(\(section)) \(nodes) nodes: throughput \(sizeText(size)), 1 sender on node 1, \(fmtCount(count)) msgs"
+        log("\(scenario): Swift \(rate(swift)) \(fmt(swift.cpuMicrosecondsPerMessage)) µs/msg, C \(rate(c)) \(fmt(c.cpuMicrosecondsPerMessage)) µs/msg (C try-again \(c.tryAgain ?? 0))")
+        let wallRatio = swift.wall / c.wall
+        report.add(
+            scenario,
+            "messages/s (wall: first send → last own delivery)",
+            swift: rate(swift),
+            c: rate(c),
+            ratio: wallRatio,
+            target: targets ? "wall ≤ 1.05×" : "",
+            meets: targets ? wallRatio <= 1.05 : nil
+        )
+        let cpuRatio = swift.cpuMicrosecondsPerMessage / c.cpuMicrosecondsPerMessage
+        report.add(
+            scenario,
+            "client CPU µs per message (send + delivery)",
+            swift: fmt(swift.cpuMicrosecondsPerMessage),
+            c: fmt(c.cpuMicrosecondsPerMessage),
+            ratio: cpuRatio,
+            target: targets ? "≤ 1.25×" : "",
+            meets: targets ? cpuRatio <= 1.25 : nil
+        )
+        // The daemons share the cores with everything else: show how far the runs spread.
+        func spread(_ runs: [RunResult]) -> String {
+            let rates = runs.map { Int($0.messagesPerSecond.rounded()) }.sorted()
+            guard let slowest = rates.first, let fastest = rates.last else { return "" }
+            return "\(fmtCount(slowest)) – \(fmtCount(fastest))"
+        }
+        report.add(
+            scenario,
+            "messages/s, slowest – fastest of the \(swiftRuns.count) runs",
+            swift: spread(swiftRuns),
+            c: spread(cRuns)
+        )
+        report.add(
+            scenario,
+            "runs repeated because the ring re-formed during them",
+            swift: "\(discarded[.swift, default: 0])",
+            c: "\(discarded[.c, default: 0])"
+        )
+        let fewestSwift = swiftRuns.compactMap(\.peerMessages).min() ?? -1
+        let fewestC = cRuns.compactMap(\.peerMessages).min() ?? -1
+        let errors = (swiftRuns + cRuns).map(\.peerErrors).reduce(0, +)
+        report.add(
+            scenario,
+            "messages each C receiver on nodes 2–\(nodes) got (fewest, counted runs) / payload errors",
+            swift: "\(fmtCount(fewestSwift)) / \(swiftRuns.map(\.peerErrors).reduce(0, +))",
+            c: "\(fmtCount(fewestC)) / \(cRuns.map(\.peerErrors).reduce(0, +))",
+            target: "\(fmtCount(count)) / 0",
+            meets: fewestSwift == count && fewestC == count && errors == 0
+        )
+    }
+
+    /// (g) the scale benchmark: 3, 5 and 9 nodes; throughput, and failure detection.
+    private func scale(_ report: inout Report) async throws {
+        let corosync = LocalClusterOptions().corosync
+        var options = LocalClusterOptions()
+        // 9 daemons on 2 cores take longer to agree than the test suite's default allows.
+        options.settleTimeout = .seconds(180)
+        let detections = self.options.quick ? 2 : 5
+        for nodes in [3, 5, 9] {
+            let memoryBefore = memAvailableKiB()
+            var formed = false
+            do {
+                try await self.withPrivateCluster(nodes: nodes, section: "g", options: options) { cluster in
+                    formed = true
+                    try await self.scaleRows(cluster, detections: detections, memoryBefore: memoryBefore, &report)
+                }
+            } catch {
+                log("(g) \(nodes) nodes failed: \(error)")
+                report.add(
+                    "(g) \(nodes) nodes",
+                    formed ? "FAILED during the measurement" : "FAILED: the cluster did not form",
+                    swift: "\(error)".replacingOccurrences("\n", " "),
+                    c: "",
+                    target: "forms and completes",
+                    meets: false
+                )
+            }
+        }
+        let consensus = corosync.consensus.map { "\($0) ms" } ?? "1.2 × token = \(fmt(Double(corosync.token) * 1.2, 0)) ms (corosync's default)"
+        let timing: [String] = [
+            "(g) Totem timing in use (CPGTesting.CorosyncConfig defaults, the corosync.conf LocalCluster writes):",
+            "token \(corosync.token) ms, token_coefficient \(corosync.tokenCoefficient) ms (so the token timeout",
+            "does not grow with the node count), consensus \(consensus), join \(corosync.join) ms,",
+            "merge \(corosync.merge) ms; knet transport, no crypto. A killed daemon is noticed when the token is lost",
+            "(token timeout), and the new membership is installed after the consensus timeout: detection",
+            "is expected near token + consensus, whatever the client library.",
+        ]
+        report.note(timing.joined(separator: " "))
+        let method: [String] = [
+            "(g) Each cluster size is a fresh private cluster (CPGTesting.LocalCluster, settle timeout 180 s).",
+            "Throughput: as the (a) 3-node rows (one sender on node 1 in this process, Swift and C alternating,",
+            "median of \(self.options.repetitions)), with a C receiver inside every other node's namespace that",
+            "must get every message, each payload intact; runs during which the ring re-formed are repeated, as in (a).",
+            "Failure detection: a Swift member (this process) and a",
+            "C member (`cpg-bench-peer member`, a thread in cpg_dispatch(CS_DISPATCH_BLOCKING); a child process",
+            "because corosync refuses a second join of one group by the same pid on a node) on node 1, and a C",
+            "member on every other node, one group; \(detections) times the daemon of node N, N-1, … is killed",
+            "with SIGKILL (LocalCluster.killDaemon), and the time from just before the kill to the membership",
+            "change with reason nodedown is taken on node 1 as each member receives it (Swift: the task",
+            "iterating membershipChanges; C: inside the confchg callback; both CLOCK_MONOTONIC). Between kills the daemon",
+            "is restarted and its member started again until the group has every member back. \"Daemons",
+            "settled\" is LocalCluster's own wait: every other daemon's corosync-quorumtool showing the node",
+            "gone, polled every 100 ms. Everything (the daemons, the receivers, this process) shares the",
+            "machine's cores.",
+        ]
+        report.note(method.joined(separator: " "))
+    }
+
+    private func scaleRows(_ cluster: LocalCluster, detections: Int, memoryBefore: Int, _ report: inout Report) async throws {
+        let nodes = cluster.nodes.count
+        var rss: [Int] = []
+        for node in cluster.nodes {
+            if let pid = await cluster.daemonProcessID(of: node) { rss.append(cpg_baseline_rss_kib(pid)) }
+        }
+        let memoryUsed = memoryBefore - memAvailableKiB()
+        let mean = rss.isEmpty ? 0 : rss.reduce(0, +) / rss.count
+        report.add(
+            "(g) \(nodes) nodes: the cluster",
+            "formed in s / corosync RSS MiB per daemon (mean, max) / MemAvailable drop MiB",
+            swift: "\(fmt(seconds(await cluster.startupDuration), 1)) / \(mib(mean)), \(mib(rss.max() ?? 0)) / \(mib(memoryUsed))",
+            c: ""
+        )
+        let on = ClusterScenarios(scenarios: self.scenarios, cluster: cluster)
+        for size in [64, 1024] {
+            try await self.clusterThroughputRows(on, size: size, count: 20_000 / self.scale, section: "g", targets: false, &report)
+        }
+        let samples = try await on.failureDetection(repetitions: detections)
+        let scenario = "(g) \(nodes) nodes: failure detection, kill -9 of one daemon → nodedown on node 1 (\(samples.count)×)"
+        let swift = samples.map { $0.swift }.sorted()
+        let c = samples.map { $0.c }.sorted()
+        let settled = samples.map { $0.settled }.sorted()
+        let rejoin = samples.map { $0.rejoin }.sorted()
+        func median(_ values: [Double]) -> Double { values.isEmpty ? .nan : values[values.count / 2] }
+        report.add(
+            scenario,
+            "seconds from the kill to the nodedown change, median",
+            swift: fmt(median(swift), 3),
+            c: fmt(median(c), 3),
+            ratio: median(swift) / median(c)
+        )
+        report.add(
+            scenario,
+            "seconds from the kill to the nodedown change, max",
+            swift: fmt(swift.last ?? .nan, 3),
+            c: fmt(c.last ?? .nan, 3),
+            ratio: (swift.last ?? .nan) / (c.last ?? .nan)
+        )
+        report.add(
+            scenario,
+            "daemons settled (quorumtool) / rejoin after restart, median s",
+            swift: "\(fmt(median(settled), 2)) / \(fmt(median(rejoin), 2))",
+            c: ""
         )
     }
 
@@ -525,9 +767,17 @@ struct Runner {
     }
 
     private func writeMarkdown(_ report: Report, environment: [String], to path: String) throws {
-        var text = "# swift-cpg benchmark results\n\n"
-        text += "Written by `scripts/bench` (Benchmarks/Sources/CPGBench): swift-cpg's `CPGGroup` against a raw-C "
-        text += "libcpg client (Benchmarks/Sources/CPGBaseline) on the same corosync, the same messages, in the same run.\n\n"
+        var text: String
+        if self.options.sections == ["g"] {
+            text = "# swift-cpg scale benchmark\n\n"
+            text += "Written by `scripts/bench --only g` (Benchmarks/Sources/CPGBench, section g): private corosync clusters "
+            text += "of 3, 5 and 9 nodes on this machine (CPGTesting.LocalCluster), swift-cpg's `CPGGroup` next to a raw-C "
+            text += "libcpg client (Benchmarks/Sources/CPGBaseline) on node 1, in the same run.\n\n"
+        } else {
+            text = "# swift-cpg benchmark results\n\n"
+            text += "Written by `scripts/bench` (Benchmarks/Sources/CPGBench): swift-cpg's `CPGGroup` against a raw-C "
+            text += "libcpg client (Benchmarks/Sources/CPGBaseline) on the same corosync, the same messages, in the same run.\n\n"
+        }
         text += environment.map { "- " + $0 }.joined(separator: "\n") + "\n\n"
         text += report.markdownTable + "\n\n"
         text += "## Notes\n\n"
@@ -547,6 +797,18 @@ struct Runner {
 func log(_ text: String) {
     let bytes = Array((text + "\n").utf8)
     _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+}
+
+/// A duration in seconds.
+func seconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+}
+
+/// MemAvailable from /proc/meminfo, in KiB.
+func memAvailableKiB() -> Int {
+    guard let line = readFile("/proc/meminfo")?.split(separator: "\n").first(where: { $0.hasPrefix("MemAvailable:") })
+    else { return 0 }
+    return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
 }
 
 func sizeText(_ size: Int) -> String {

@@ -1,4 +1,5 @@
 import Dispatch
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -7,11 +8,12 @@ import Glibc
 /// A child process with a pipe on its stdin and one on its stdout (stderr is inherited).
 ///
 /// The benchmark's second members run here: a process joins a group once.
-// @unchecked Sendable: `buffer` is only touched on `ioQueue`; the fds and pid never change.
+// @unchecked Sendable: `buffer` is only touched on `ioQueue`; the stdin fd is behind its mutex
+// (so it can be closed while a read blocks on `ioQueue`); the other fd and the pid never change.
 final class Peer: @unchecked Sendable {
     let pid: pid_t
     let arguments: [String]
-    private var inputFD: Int32
+    private let inputFD: Mutex<Int32>
     private let outputFD: Int32
     private var buffer: [UInt8] = []
     private let ioQueue = DispatchQueue(label: "cpg-bench.peer-io")
@@ -19,12 +21,12 @@ final class Peer: @unchecked Sendable {
     private init(pid: pid_t, arguments: [String], inputFD: Int32, outputFD: Int32) {
         self.pid = pid
         self.arguments = arguments
-        self.inputFD = inputFD
+        self.inputFD = Mutex(inputFD)
         self.outputFD = outputFD
     }
 
     deinit {
-        if self.inputFD >= 0 { close(self.inputFD) }
+        self.inputFD.withLock { if $0 >= 0 { close($0) } }
         close(self.outputFD)
     }
 
@@ -102,15 +104,18 @@ final class Peer: @unchecked Sendable {
     /// Writes a line to the child's stdin.
     func writeLine(_ line: String) {
         let bytes = Array((line + "\n").utf8)
-        _ = bytes.withUnsafeBytes { write(self.inputFD, $0.baseAddress, $0.count) }
+        self.inputFD.withLock { fd in
+            guard fd >= 0 else { return }
+            _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        }
     }
 
     /// Closes the child's stdin (the echo peers stop at end of file).
     func closeInput() {
-        self.ioQueue.sync {
-            if self.inputFD >= 0 {
-                close(self.inputFD)
-                self.inputFD = -1
+        self.inputFD.withLock { fd in
+            if fd >= 0 {
+                close(fd)
+                fd = -1
             }
         }
     }

@@ -23,8 +23,23 @@ struct Scenarios: Sendable {
 
     /// Sends `count` messages of `size` bytes from `senders` concurrent tasks and returns when the
     /// last one came back through `messages`. Wall time: first send to last own delivery.
-    func swiftThroughput(size: Int, count: Int, senders: Int, countAllocations: Bool = false) async throws -> RunResult {
-        let group = try await CPGGroup.join(GroupNames.make("tput-s"))
+    ///
+    /// With `networkNamespace` the group connects to that namespace's corosync (a node of a
+    /// ``LocalCluster``); with `members` > 1 it first waits until the group has that many members
+    /// (receivers on other nodes), before the clock starts.
+    func swiftThroughput(
+        size: Int,
+        count: Int,
+        senders: Int,
+        countAllocations: Bool = false,
+        group name: String = GroupNames.make("tput-s"),
+        networkNamespace: String? = nil,
+        members: Int = 1
+    ) async throws -> RunResult {
+        var configuration = CPGConfiguration()
+        configuration.networkNamespace = networkNamespace
+        let group = try await CPGGroup.join(name, configuration: configuration)
+        if members > 1 { try await self.waitForMembers(group, members, seconds: 60) }
         let me = group.localMember
         let messages = group.messages
         let payload = benchPayload(size: size)
@@ -57,17 +72,33 @@ struct Scenarios: Sendable {
         return result
     }
 
-    /// The C pipeline: `cpg_baseline_throughput_senders`.
-    func cThroughput(size: Int, count: Int, senders: Int, countAllocations: Bool = false) async throws -> RunResult {
-        let name = GroupNames.make("tput-c")
+    /// The C pipeline: `cpg_baseline_throughput_in` (`cpg_baseline_throughput_senders`, connected
+    /// from a thread in `networkNamespace` when given, waiting for `members` first).
+    func cThroughput(
+        size: Int,
+        count: Int,
+        senders: Int,
+        countAllocations: Bool = false,
+        group name: String = GroupNames.make("tput-c"),
+        networkNamespace: String? = nil,
+        members: Int = 1
+    ) async throws -> RunResult {
         let (status, stats, allocations) = await offPool { () -> (Int32, cpg_baseline_stats, Int?) in
             var stats = cpg_baseline_stats()
             if countAllocations { allocation_counter_start() }
-            let status = cpg_baseline_throughput_senders(name, size, UInt64(count), UInt32(senders), &stats)
+            let status = cpg_baseline_throughput_in(
+                networkNamespace,
+                name,
+                size,
+                UInt64(count),
+                UInt32(senders),
+                UInt32(members),
+                &stats
+            )
             let allocations = countAllocations ? Int(allocation_counter_stop().allocations) : nil
             return (status, stats, allocations)
         }
-        try checkStatus(status, "cpg_baseline_throughput_senders")
+        try checkStatus(status, "cpg_baseline_throughput_in")
         var result = RunResult(stats)
         result.allocations = allocations
         return result
@@ -231,10 +262,12 @@ struct Scenarios: Sendable {
         return (result, rtts)
     }
 
-    private func waitForMembers(_ group: CPGGroup, _ count: Int) async throws {
-        let deadline = nowNanoseconds() + 10_000_000_000
+    func waitForMembers(_ group: CPGGroup, _ count: Int, seconds: Int = 10) async throws {
+        let deadline = nowNanoseconds() + UInt64(seconds) * 1_000_000_000
         while try await group.members().count < count {
-            guard nowNanoseconds() < deadline else { throw BenchError("the peer did not join within 10 s") }
+            guard nowNanoseconds() < deadline else {
+                throw BenchError("the group did not reach \(count) members within \(seconds) s")
+            }
             try await Task.sleep(for: .milliseconds(5))
         }
     }

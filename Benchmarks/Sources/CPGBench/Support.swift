@@ -54,6 +54,10 @@ struct RunResult: Sendable {
     var allocations: Int? = nil
     /// Context switches of this process during the run.
     var contextSwitches: Int = 0
+    /// Multi-node runs: the fewest messages any receiver on another node got, and their payload
+    /// errors summed.
+    var peerMessages: Int? = nil
+    var peerErrors: Int = 0
 
     var messagesPerSecond: Double { Double(self.messages) / self.wall }
     var cpuMicrosecondsPerMessage: Double { self.cpu / Double(self.messages) * 1e6 }

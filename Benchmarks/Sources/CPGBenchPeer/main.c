@@ -12,6 +12,17 @@
  *       joins, waits for a line on stdin, then sends without ever dispatching until corosync
  *       answers CS_ERR_TRY_AGAIN and from then on retries at once for SECONDS (cpgbench's spin);
  *       prints the CPU it burnt, then leaves.
+ *   cpg-bench-peer recv GROUP TOTAL
+ *       joins (a thread dispatches) and receives until TOTAL messages from other members arrived
+ *       or stdin closes (the harness gave up), checking each payload's layout (not a sequence:
+ *       the throughput senders send the same message every time); reports nodedown=1 if a
+ *       member left with CPG_REASON_NODEDOWN meanwhile (the ring re-formed during the run). The
+ *       receivers on the other nodes of the multi-node rows.
+ *   cpg-bench-peer member GROUP
+ *       joins (a thread dispatches) and stays until stdin closes; prints
+ *       "nodedown node=<id> at_ns=<CLOCK_MONOTONIC ns>" for every membership change in which a
+ *       member left with CPG_REASON_NODEDOWN (the time is taken in the confchg callback). The
+ *       members of the failure-detection measurement.
  *   cpg-bench-peer stall-recv GROUP TOTAL
  *       joins and reads nothing until a line arrives on stdin, then dispatches until TOTAL
  *       messages from other members arrived, checking each sender's sequence.
@@ -23,6 +34,7 @@
 
 #include "CPGBaseline.h"
 
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,6 +122,56 @@ static int role_stall_recv(const char *group, uint64_t total)
 	return status == CPG_BASELINE_OK ? 0 : 2;
 }
 
+static int role_recv(const char *group, uint64_t total)
+{
+	cpg_baseline_member *m;
+	cpg_baseline_stats stats;
+	int status;
+	struct pollfd input = {.fd = STDIN_FILENO, .events = POLLIN};
+	char line[64];
+	uint64_t at_ns;
+	uint32_t nodeid;
+
+	/* Counting starts before "ready": the harness starts the sender on that line, and a
+	 * receiver preempted between the two would otherwise reset the first messages away. */
+	if ((m = cpg_baseline_join(group, 1, &status)) == NULL)
+		fail("join", status);
+	cpg_baseline_receive_begin(m);
+	printf("ready pid=%u\n", cpg_baseline_pid(m));
+	while ((status = cpg_baseline_receive_wait(m, total, 0.1, &stats)) != CPG_BASELINE_OK) {
+		if (poll(&input, 1, 0) > 0 && fgets(line, sizeof(line), stdin) == NULL)
+			break;
+	}
+	printf("done messages=%llu bytes=%llu payload_errors=%llu nodedown=%d status=%d\n",
+	       (unsigned long long)stats.messages, (unsigned long long)stats.bytes,
+	       (unsigned long long)stats.payload_errors,
+	       cpg_baseline_wait_nodedown(m, 0, &at_ns, &nodeid) == CPG_BASELINE_OK, status);
+	cpg_baseline_leave(m);
+	return status == CPG_BASELINE_OK ? 0 : 2;
+}
+
+static int role_member(const char *group)
+{
+	cpg_baseline_member *m = join(group, 1);
+	struct pollfd input = {.fd = STDIN_FILENO, .events = POLLIN};
+	char line[64];
+
+	for (;;) {
+		uint64_t at_ns;
+		uint32_t nodeid;
+
+		if (cpg_baseline_wait_nodedown(m, 0.05, &at_ns, &nodeid) == CPG_BASELINE_OK) {
+			cpg_baseline_reset_nodedown(m);
+			printf("nodedown node=%u at_ns=%llu\n", nodeid, (unsigned long long)at_ns);
+		}
+		if (poll(&input, 1, 0) > 0 && fgets(line, sizeof(line), stdin) == NULL)
+			break;
+	}
+	printf("done\n");
+	cpg_baseline_leave(m);
+	return 0;
+}
+
 static int role_fc_spin(const char *group, size_t size, double seconds)
 {
 	cpg_baseline_member *m = join(group, 0);
@@ -139,9 +201,13 @@ int main(int argc, char **argv)
 		return role_echo(argv[2]);
 	if (argc == 5 && strcmp(argv[1], "fc-spin") == 0)
 		return role_fc_spin(argv[2], (size_t)number(argv[3]), strtod(argv[4], NULL));
+	if (argc == 4 && strcmp(argv[1], "recv") == 0)
+		return role_recv(argv[2], number(argv[3]));
+	if (argc == 3 && strcmp(argv[1], "member") == 0)
+		return role_member(argv[2]);
 	if (argc == 4 && strcmp(argv[1], "stall-recv") == 0)
 		return role_stall_recv(argv[2], number(argv[3]));
 	fprintf(stderr, "usage: cpg-bench-peer send GROUP COUNT SIZE MEMBERS | echo GROUP | fc-spin GROUP SIZE SECONDS | "
-			"stall-recv GROUP TOTAL\n");
+			"recv GROUP TOTAL | member GROUP | stall-recv GROUP TOTAL\n");
 	return 64;
 }

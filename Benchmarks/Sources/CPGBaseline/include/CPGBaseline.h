@@ -38,6 +38,8 @@ typedef struct cpg_baseline_stats {
 	uint64_t try_again;
 	/* Messages from others that broke their sender's sequence or layout. */
 	uint64_t sequence_errors;
+	/* Of those, the messages whose payload broke the layout (receive only). */
+	uint64_t payload_errors;
 	/* Context switches of the process over the run (getrusage ru_nvcsw + ru_nivcsw). */
 	uint64_t context_switches;
 	/* cs_error_t of the first failure, CPG_BASELINE_OK if none. */
@@ -57,6 +59,16 @@ int cpg_baseline_throughput_senders(const char *group, size_t size, uint64_t cou
 				    cpg_baseline_stats *out);
 
 /*
+ * The same, connected to the corosync of the network namespace at `netns` (a path such as
+ * /run/netns/NAME; NULL: this thread's namespace): it runs on a new thread that entered that
+ * namespace (setns) before cpg_initialize. With `members` > 1 it waits (up to 60 s) until the
+ * group has that many members before the clock starts, so receivers on other nodes see every
+ * message.
+ */
+int cpg_baseline_throughput_in(const char *netns, const char *group, size_t size, uint64_t count, unsigned senders,
+			       unsigned members, cpg_baseline_stats *out);
+
+/*
  * Joins, sends without ever dispatching (so corosync pushes back: on one node it answers
  * CS_ERR_TRY_AGAIN once this client's own events are unread), and from the first
  * CS_ERR_TRY_AGAIN on keeps retrying at once for `seconds`: out has the CPU that spin burns
@@ -73,6 +85,15 @@ typedef struct cpg_baseline_member cpg_baseline_member;
  * NULL on failure, with *status set.
  */
 cpg_baseline_member *cpg_baseline_join(const char *group, int dispatch_thread, int *status);
+
+/*
+ * Failure detection: the confchg callback notes the time (CLOCK_MONOTONIC ns) and node of the
+ * first member that left with CPG_REASON_NODEDOWN since the last reset. wait_nodedown waits
+ * (dispatch-thread members on the thread, others dispatch) until there is one.
+ */
+void cpg_baseline_reset_nodedown(cpg_baseline_member *member);
+int cpg_baseline_wait_nodedown(cpg_baseline_member *member, double timeout_seconds, uint64_t *at_ns,
+			       uint32_t *nodeid);
 
 /* This member's pid and node id as corosync knows it. */
 uint32_t cpg_baseline_pid(const cpg_baseline_member *member);
