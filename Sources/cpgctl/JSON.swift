@@ -42,7 +42,12 @@ enum JSON {
 
     /// A group with its members: `{"group":"name","members":[{"nodeid":1,"pid":42,"name":"node1"}]}`.
     static func group(_ name: CPGGroupName, members: [CPGMember], names: [UInt32: String] = [:]) -> String {
-        #"{"group":\#(self.string(String(decoding: name.bytes, as: UTF8.self))),"members":\#(self.members(members, names: names))}"#
+        #"{"group":\#(self.groupName(name)),"members":\#(self.members(members, names: names))}"#
+    }
+
+    /// A group's name as a JSON string: its bytes decoded as UTF-8.
+    static func groupName(_ name: CPGGroupName) -> String {
+        self.string(String(decoding: name.bytes, as: UTF8.self))
     }
 
     /// `{"nodeid":1,"pid":42}`, with `"name":"node1"` when `names` knows the node.

@@ -15,6 +15,16 @@ enum Output {
         }
     }
 
+    /// Writes one line of bytes, exactly as they are, to standard output: for group names that
+    /// are not UTF-8, or that are printed unescaped.
+    ///
+    /// - Throws: ``OutputError`` when the line cannot be written.
+    static func line(bytes: [UInt8]) throws(OutputError) {
+        if let error = self.write(bytes + [UInt8(ascii: "\n")], to: STDOUT_FILENO) {
+            throw OutputError(errorNumber: error)
+        }
+    }
+
     /// Writes one line to standard error, as well as it can.
     static func standardError(_ text: String) {
         _ = self.write(text + "\n", to: STDERR_FILENO)
@@ -23,18 +33,26 @@ enum Output {
     /// Writes all of `text`; returns the `errno` of a failed write.
     private static func write(_ text: String, to descriptor: Int32) -> Int32? {
         var text = text
-        return text.withUTF8 { buffer -> Int32? in
-            var offset = 0
-            while offset < buffer.count {
-                let written = Glibc.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    return errno
-                }
-                offset += written
+        return text.withUTF8 { self.write($0, to: descriptor) }
+    }
+
+    /// Writes all of `bytes`; returns the `errno` of a failed write.
+    private static func write(_ bytes: [UInt8], to descriptor: Int32) -> Int32? {
+        bytes.withUnsafeBufferPointer { self.write($0, to: descriptor) }
+    }
+
+    /// Writes all of `buffer`; returns the `errno` of a failed write.
+    private static func write(_ buffer: UnsafeBufferPointer<UInt8>, to descriptor: Int32) -> Int32? {
+        var offset = 0
+        while offset < buffer.count {
+            let written = Glibc.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+            if written < 0 {
+                if errno == EINTR { continue }
+                return errno
             }
-            return nil
+            offset += written
         }
+        return nil
     }
 }
 
