@@ -49,9 +49,6 @@ public actor CPGGroup {
     /// What sending shares with the nonisolated fast path of `send`; its lock also serialises
     /// every request-channel call of libcpg (sends, queries, leave, finalize).
     nonisolated let sendGate: LockedValue<SendGate<LibCPGHandle>>
-    /// Whether consumers may read on demand: request-channel calls in flight (see
-    /// ``requestCall(_:)``) and the size of recent events.
-    nonisolated let readOnDemandPolicy = LockedValue(ReadOnDemandPolicy())
     let executor: DispatchQueueExecutor
     let logger: Logger
     let metrics: GroupMetrics
@@ -137,7 +134,7 @@ public actor CPGGroup {
             if !self.sourceResumed { source.resume() }
             source.cancel()
         } else if let handle = self.handle {
-            self.requestCall { _ in handle.finalize() }
+            self.sendGate.withLock { _ in handle.finalize() }
         }
         self.log.finish(nil)
         if let membership = self.membership { ProcessMemberships.release(membership) }
@@ -175,7 +172,6 @@ public actor CPGGroup {
             throw Self.alreadyJoinedError(name)
         }
         let queue = DispatchQueue(label: "swift-cpg.group")
-        queue.setSpecific(key: Self.groupQueueKey, value: true)
         let executor = DispatchQueueExecutor(queue: queue)
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: configuration.joinRetryTimeout)
@@ -312,7 +308,7 @@ public actor CPGGroup {
         if let error = self.lifecycle.errorForJoinedCall { throw error }
         if case .reconnecting(let error) = self.lifecycle.state { throw error }
         guard let handle = self.handle else { throw CPGError(.closed, "the group was closed") }
-        return try self.requestCall { (_) throws(CPGError) in try handle.membership(self.name) }
+        return try self.sendGate.withLock { (_) throws(CPGError) in try handle.membership(self.name) }
     }
 
     /// Whether corosync asks senders to hold back (`cpg_flow_control_state_get`).
@@ -322,7 +318,7 @@ public actor CPGGroup {
     public func flowControlEnabled() async throws(CPGError) -> Bool {
         if let error = self.lifecycle.errorForJoinedCall { throw error }
         guard let handle = self.handle else { throw CPGError(.closed, "the group was closed") }
-        return try self.requestCall { (_) throws(CPGError) in try handle.flowControlEnabled() }
+        return try self.sendGate.withLock { (_) throws(CPGError) in try handle.flowControlEnabled() }
     }
 
     // MARK: Leaving and closing
@@ -351,7 +347,7 @@ public actor CPGGroup {
         await self.awaitRequestChannel()
         guard self.lifecycle.leaveRequested() == .requestLeave, let handle = self.handle else { return }
         // The gate closes in the same lock hold: no send reaches corosync after the leave.
-        let status = self.requestCall { gate in
+        let status = self.sendGate.withLock { gate in
             let status = handle.leave(self.name)
             if status == .ok { gate.update(handle: handle, open: false) }
             return status

@@ -17,7 +17,7 @@ extension CPGGroup {
         let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: self.queueForSource)
         source.setEventHandler { [weak self] in
             // The source fires on the actor's queue: enter the actor without a task hop.
-            self?.assumeIsolated { _ = $0.readReady() }
+            self?.assumeIsolated { $0.readReady() }
         }
         source.setCancelHandler { [weak self] in
             // The fd stops being watched only now, so only now may the handle be finalized.
@@ -40,7 +40,6 @@ extension CPGGroup {
                 self.assumeIsolated { $0.resumeReading() }
             }
         }
-        self.installReadOnDemand()
         self.resumeReading()
     }
 
@@ -70,15 +69,11 @@ extension CPGGroup {
         }
     }
 
-    /// The fd is readable (or a consumer reads on demand): dispatch events one at a time until none waits, the buffer would be
+    /// The fd is readable: dispatch events one at a time until none waits, the buffer would be
     /// full, or the batch is done (the level-triggered source fires again for the rest). The
     /// events go to the log in one append per firing, so a consumer that waits is woken once per
-    /// batch, not once per event. Answers whether it appended events.
-    ///
-    /// `byteBudget` ends the batch once its events hold that many bytes (a consumer reading on
-    /// demand takes a small bite and leaves the rest to the source).
-    @discardableResult
-    func readReady(byteBudget: Int = .max) -> Bool {
+    /// batch, not once per event.
+    func readReady() {
         var deliveredMessages = 0
         var deliveredBytes = 0
         var membershipChanges = 0
@@ -88,13 +83,7 @@ extension CPGGroup {
         var failure: CPGError?
         var ownLeave = false
         var drained = false
-        defer {
-            if !self.readBatch.isEmpty {
-                let count = self.readBatch.count
-                self.readOnDemandPolicy.withLock { $0.batchRead(count: count, bytes: batchBytes) }
-            }
-            self.readBatch.removeAll(keepingCapacity: true)
-        }
+        defer { self.readBatch.removeAll(keepingCapacity: true) }
         dispatching: for _ in 0..<Self.dispatchBatch {
             guard self.lifecycle.isReading, let handle = self.handle else { break }
             let status = handle.dispatchOne()
@@ -136,12 +125,9 @@ extension CPGGroup {
             }
             handle.sink.events.removeAll(keepingCapacity: true)
             if ownLeave { break }
-            if self.readBatch.count >= room.events || batchBytes >= room.bytes || batchBytes >= byteBudget {
-                break dispatching
-            }
+            if self.readBatch.count >= room.events || batchBytes >= room.bytes { break dispatching }
         }
-        guard !self.readBatch.isEmpty || failure != nil else { return false }
-        let appended = !self.readBatch.isEmpty
+        guard !self.readBatch.isEmpty || failure != nil else { return }
         defer {
             // Events may still wait in libqb's ring: read on until cpg_dispatch says it is empty
             // (the socket's readiness alone does not say so), after the queue's other work.
@@ -156,11 +142,11 @@ extension CPGGroup {
         }
         if ownLeave {
             self.teardown(self.lifecycle.ownLeaveDelivered())
-            return appended
+            return
         }
         if let failure {
             self.connectionLost(failure)
-            return appended
+            return
         }
         if pause, self.lifecycle.state == .joined {
             self.pauseReading()
@@ -170,7 +156,6 @@ extension CPGGroup {
             // a good moment to retry.
             self.drainSendQueue()
         }
-        return appended
     }
 
     /// Runs ``readReady()`` again soon on the actor's queue, once, if the source is still on.

@@ -108,7 +108,7 @@ extension CPGGroup {
 
     /// Finalizes `handle` under the send lock, so no send or query is using it meanwhile.
     nonisolated func finalizeUnderSendLock(_ handle: LibCPGHandle) {
-        self.requestCall { gate in
+        self.sendGate.withLock { gate in
             if gate.handle === handle { gate.update(handle: nil, open: false) }
             handle.finalize()
         }

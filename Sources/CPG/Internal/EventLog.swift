@@ -9,24 +9,15 @@ final class EventLog: Sendable {
 
     private let state: LockedValue<StateMachine>
     private let resumeProducerHook: LockedValue<(@Sendable () -> Void)?>
-    private let readOnDemandHook: LockedValue<(@Sendable () -> Bool)?>
 
     init(limits: StateMachine.Limits) {
         self.state = LockedValue(StateMachine(limits: limits))
         self.resumeProducerHook = LockedValue(nil)
-        self.readOnDemandHook = LockedValue(nil)
     }
 
     /// Sets what to call when a paused producer may read again.
     func onResumeProducer(_ hook: @escaping @Sendable () -> Void) {
         self.resumeProducerHook.withLock { $0 = hook }
-    }
-
-    /// Sets what a consumer that found nothing to read calls before it suspends: the hook reads
-    /// what already waits at the producer, on the consumer's thread, and answers whether it
-    /// appended anything.
-    func onReadOnDemand(_ hook: @escaping @Sendable () -> Bool) {
-        self.readOnDemandHook.withLock { $0 = hook }
     }
 
     /// A new subscription, starting at the oldest event the log holds.
@@ -92,14 +83,6 @@ final class EventLog: Sendable {
             return try Self.unwrap(next)
         case .empty(let resume):
             if resume { self.resumeProducer() }
-            // Events may already wait at the producer: reading them here spares the wakeups of a
-            // suspension (the source's thread, then this task's).
-            if let readOnDemand = self.readOnDemandHook.withLock({ $0 }), readOnDemand(),
-                case .ready(let next, let resume) = self.state.withLock({ $0.poll(id) })
-            {
-                if resume { self.resumeProducer() }
-                return try Self.unwrap(next)
-            }
         }
         do {
             return try await withTaskCancellationHandler {
