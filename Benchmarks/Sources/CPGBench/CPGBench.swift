@@ -174,26 +174,7 @@ struct Runner {
             let c = RunResult.median(cRuns)
             let scenario = "(a) throughput \(sizeText(item.size)), \(item.senders) sender\(item.senders == 1 ? "" : "s"), \(fmtCount(count)) msgs"
             log("\(scenario): Swift \(rate(swift)) C \(rate(c)) (C try-again \(c.tryAgain ?? 0))")
-            let wallRatio = swift.wall / c.wall
-            report.add(
-                scenario,
-                "messages/s (wall: first send → last own delivery)",
-                swift: rate(swift),
-                c: rate(c),
-                ratio: wallRatio,
-                target: "wall ≤ 1.05×",
-                meets: wallRatio <= 1.05
-            )
-            let cpuRatio = swift.cpuMicrosecondsPerMessage / c.cpuMicrosecondsPerMessage
-            report.add(
-                scenario,
-                "client CPU µs per message (send + delivery)",
-                swift: fmt(swift.cpuMicrosecondsPerMessage),
-                c: fmt(c.cpuMicrosecondsPerMessage),
-                ratio: cpuRatio,
-                target: "≤ 1.25×",
-                meets: cpuRatio <= 1.25
-            )
+            report.addThroughput(scenario, swift: swift, c: c)
             report.add(
                 scenario,
                 "context switches per message (whole process)",
@@ -292,26 +273,7 @@ struct Runner {
         let c = RunResult.median(cRuns)
         let scenario = "(\(section)) \(nodes) nodes: throughput \(sizeText(size)), 1 sender on node 1, \(fmtCount(count)) msgs"
         log("\(scenario): Swift \(rate(swift)) \(fmt(swift.cpuMicrosecondsPerMessage)) µs/msg, C \(rate(c)) \(fmt(c.cpuMicrosecondsPerMessage)) µs/msg (C try-again \(c.tryAgain ?? 0))")
-        let wallRatio = swift.wall / c.wall
-        report.add(
-            scenario,
-            "messages/s (wall: first send → last own delivery)",
-            swift: rate(swift),
-            c: rate(c),
-            ratio: wallRatio,
-            target: targets ? "wall ≤ 1.05×" : "",
-            meets: targets ? wallRatio <= 1.05 : nil
-        )
-        let cpuRatio = swift.cpuMicrosecondsPerMessage / c.cpuMicrosecondsPerMessage
-        report.add(
-            scenario,
-            "client CPU µs per message (send + delivery)",
-            swift: fmt(swift.cpuMicrosecondsPerMessage),
-            c: fmt(c.cpuMicrosecondsPerMessage),
-            ratio: cpuRatio,
-            target: targets ? "≤ 1.25×" : "",
-            meets: targets ? cpuRatio <= 1.25 : nil
-        )
+        report.addThroughput(scenario, swift: swift, c: c, targets: targets)
         // The daemons share the cores with everything else: show how far the runs spread.
         func spread(_ runs: [RunResult]) -> String {
             let rates = runs.map { Int($0.messagesPerSecond.rounded()) }.sorted()

@@ -52,26 +52,9 @@ struct ClusterScenarios: Sendable {
         }
         var result: RunResult
         do {
-            switch side {
-            case .swift:
-                result = try await self.scenarios.swiftThroughput(
-                    size: size,
-                    count: count,
-                    senders: 1,
-                    group: name,
-                    networkNamespace: node1.namespacePath,
-                    members: self.cluster.nodes.count
-                )
-            case .c:
-                result = try await self.scenarios.cThroughput(
-                    size: size,
-                    count: count,
-                    senders: 1,
-                    group: name,
-                    networkNamespace: node1.namespacePath,
-                    members: self.cluster.nodes.count
-                )
-            }
+            // The two measurements take the same arguments.
+            let measure = side == .swift ? self.scenarios.swiftThroughput : self.scenarios.cThroughput
+            result = try await measure(size, count, 1, false, name, node1.namespacePath, self.cluster.nodes.count)
         } catch {
             await Self.kill(receivers)
             throw error

@@ -45,6 +45,31 @@ struct Report {
         )
     }
 
+    /// The two throughput rows every send-and-deliver-back scenario reports: wall time (as
+    /// messages/s) and client CPU per message, with the targets when `targets` is set.
+    mutating func addThroughput(_ scenario: String, swift: RunResult, c: RunResult, targets: Bool = true) {
+        let wallRatio = swift.wall / c.wall
+        self.add(
+            scenario,
+            "messages/s (wall: first send → last own delivery)",
+            swift: rate(swift),
+            c: rate(c),
+            ratio: wallRatio,
+            target: targets ? "wall ≤ 1.05×" : "",
+            meets: targets ? wallRatio <= 1.05 : nil
+        )
+        let cpuRatio = swift.cpuMicrosecondsPerMessage / c.cpuMicrosecondsPerMessage
+        self.add(
+            scenario,
+            "client CPU µs per message (send + delivery)",
+            swift: fmt(swift.cpuMicrosecondsPerMessage),
+            c: fmt(c.cpuMicrosecondsPerMessage),
+            ratio: cpuRatio,
+            target: targets ? "≤ 1.25×" : "",
+            meets: targets ? cpuRatio <= 1.25 : nil
+        )
+    }
+
     mutating func note(_ text: String) {
         self.notes.append(text)
     }
