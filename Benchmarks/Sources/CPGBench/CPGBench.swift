@@ -52,6 +52,11 @@ struct CPGBench {
                 case "c-receive": result = try await scenarios.cReceive(size: size, count: count)
                 case "c-receive-poll": result = try await scenarios.cReceive(size: size, count: count, pollLoop: true)
                 case "c-throughput": result = try await scenarios.cThroughput(size: size, count: count, senders: senders)
+                case "ping":
+                    var rtts: [UInt64]
+                    (result, rtts) = try await scenarios.swiftPing(size: size, count: count, warmup: 500, echo: senders == 1 ? .c : .swift)
+                    rtts.sort()
+                    log("p50 \(Double(rtts[rtts.count / 2]) / 1000) µs, p99 \(Double(rtts[rtts.count * 99 / 100]) / 1000) µs")
                 default: result = try await scenarios.swiftThroughput(size: size, count: count, senders: senders)
                 }
                 if traceSites { allocation_tracing_stop(2, Double(result.messages), 30) }

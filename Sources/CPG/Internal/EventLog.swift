@@ -8,16 +8,22 @@ final class EventLog: Sendable {
     typealias StateMachine = EventLogStateMachine<Waiter>
 
     private let state: LockedValue<StateMachine>
-    private let resumeProducerHook: LockedValue<(@Sendable () -> Void)?>
+    private let hooks: LockedValue<Hooks>
+
+    /// The producer's hooks, in a struct rather than as a bare closure in the lock: see
+    /// ``LockedValue`` for why a function type must not be its value.
+    private struct Hooks {
+        var resumeProducer: (@Sendable () -> Void)?
+    }
 
     init(limits: StateMachine.Limits) {
         self.state = LockedValue(StateMachine(limits: limits))
-        self.resumeProducerHook = LockedValue(nil)
+        self.hooks = LockedValue(Hooks())
     }
 
     /// Sets what to call when a paused producer may read again.
     func onResumeProducer(_ hook: @escaping @Sendable () -> Void) {
-        self.resumeProducerHook.withLock { $0 = hook }
+        self.hooks.withLock { $0.resumeProducer = hook }
     }
 
     /// A new subscription, starting at the oldest event the log holds.
@@ -115,7 +121,7 @@ final class EventLog: Sendable {
     }
 
     private func resumeProducer() {
-        self.resumeProducerHook.withLock { $0 }?()
+        self.hooks.withLock { $0.resumeProducer }?()
     }
 
     private static func unwrap(_ next: StateMachine.Next) throws(CPGError) -> CPGEvent? {

@@ -6,6 +6,12 @@ import Glibc
 ///
 /// Used instead of `Synchronization.Mutex`, whose futex-based lock ThreadSanitizer cannot see on
 /// Linux: with it every access under the lock is reported as a race, and real races would hide.
+///
+/// `Value` must not be a function type (nor an optional one): wrap a closure in a struct. A
+/// closure stored at the generic abstraction is reabstracted on the way into `withLock`'s
+/// `inout` and again on the way back, and Swift 6.3 stores the wrapped closure: every access
+/// adds two reabstraction thunks, so calls slow down and memory grows with each use
+/// (`Benchmarks/RESULTS.md` has the measurement).
 // @unchecked Sendable: `value` is only read or written between pthread_mutex_lock and
 // pthread_mutex_unlock on `mutex`, which lives in its own allocation for the box's lifetime.
 final class LockedValue<Value>: @unchecked Sendable {
