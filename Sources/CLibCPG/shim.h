@@ -31,4 +31,25 @@ static inline int swift_cpg_peer_credentials(int fd, struct swift_cpg_peer_crede
     return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, credentials, &length);
 }
 
+// The group's reader, when it lingers on corosync's fd (CPGConfiguration.readerLinger), waits
+// on that fd and on an eventfd that work enqueued on the group's queue signals.
+#include <poll.h>
+#include <signal.h>
+#include <time.h>
+#include <sys/eventfd.h>
+
+// ppoll(2) is behind _GNU_SOURCE as well.
+extern int ppoll(struct pollfd *fds, nfds_t nfds, const struct timespec *timeout, const sigset_t *sigmask);
+
+/// Waits until `fd` or `wake_fd` is readable or `timeout_ns` passed. Answers 0 on timeout, else
+/// a bit set: 1 when `fd` is readable (or failed: hang-up or error, which its reader reports),
+/// 2 when `wake_fd` is readable; -1 with errno on failure.
+static inline int swift_cpg_wait_readable(int fd, int wake_fd, long long timeout_ns) {
+    struct pollfd fds[2] = {{fd, POLLIN, 0}, {wake_fd, POLLIN, 0}};
+    struct timespec timeout = {timeout_ns / 1000000000LL, timeout_ns % 1000000000LL};
+    int result = ppoll(fds, 2, &timeout, 0);
+    if (result <= 0) return result;
+    return (fds[0].revents ? 1 : 0) | (fds[1].revents ? 2 : 0);
+}
+
 #endif

@@ -46,6 +46,22 @@ public struct CPGConfiguration: Sendable {
     /// the process-wide `MetricsSystem.factory`.
     public var metricsFactory: (any MetricsFactory)?
 
+    /// How long the group's reader waits on corosync's file descriptor for the next event after
+    /// it has read everything, before it returns to its DispatchSource (default `.zero`: at once).
+    ///
+    /// Every time libcpg's ring runs dry, libdispatch's event thread must re-arm the source, and
+    /// the next event then wakes that thread and the group's. A reader that lingers waits on the
+    /// fd itself, on the group's own thread, like a C client's dispatch thread, and the next
+    /// event costs one wakeup. For request-and-answer traffic this saves about a third of the
+    /// CPU per round trip and some latency (see `Benchmarks/RESULTS.md`); for steady streams of
+    /// small messages, where the source's batching pays, it measured slower.
+    ///
+    /// The lingering reader holds one thread per group; any other work of the group (a send that
+    /// must queue, a query, `leave()`, `close()`) wakes it at once, so it delays nothing. A group
+    /// dropped without `close()` is finalized only when its reader stops waiting. Values below a
+    /// millisecond are rarely useful: the point is to wait out the gap between request and answer.
+    public var readerLinger: Duration = .zero
+
     /// The default configuration.
     public init() {}
 }

@@ -49,7 +49,7 @@ public actor CPGGroup {
     /// What sending shares with the nonisolated fast path of `send`; its lock also serialises
     /// every request-channel call of libcpg (sends, queries, leave, finalize).
     nonisolated let sendGate: LockedValue<SendGate<LibCPGHandle>>
-    let executor: DispatchQueueExecutor
+    nonisolated let executor: DispatchQueueExecutor
     let logger: Logger
     let metrics: GroupMetrics
 
@@ -62,6 +62,8 @@ public actor CPGGroup {
     /// The events of one firing of the source, appended to the log together (kept for its
     /// capacity).
     var readBatch: [CPGEvent] = []
+    /// The fd the source watches (`cpg_fd_get`), for a reader that lingers on it.
+    var readerFD: Int32?
     /// Whether a ``readReady()`` is scheduled on the queue besides the source's firings.
     var readScheduled = false
 
@@ -172,7 +174,10 @@ public actor CPGGroup {
             throw Self.alreadyJoinedError(name)
         }
         let queue = DispatchQueue(label: "swift-cpg.group")
-        let executor = DispatchQueueExecutor(queue: queue)
+        let executor = DispatchQueueExecutor(
+            queue: queue,
+            wakeup: configuration.readerLinger > .zero ? ReaderWakeup() : nil
+        )
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: configuration.joinRetryTimeout)
         var delay = Duration.milliseconds(5)

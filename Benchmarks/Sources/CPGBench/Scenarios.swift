@@ -38,6 +38,7 @@ struct Scenarios: Sendable {
     ) async throws -> RunResult {
         var configuration = CPGConfiguration()
         configuration.networkNamespace = networkNamespace
+        applyProfileOverrides(&configuration)
         let group = try await CPGGroup.join(name, configuration: configuration)
         if members > 1 { try await self.waitForMembers(group, members, seconds: 60) }
         let me = group.localMember
@@ -114,6 +115,7 @@ struct Scenarios: Sendable {
         let name = GroupNames.make("recv-s")
         var configuration = CPGConfiguration()
         if let eventBufferBytes { configuration.eventBufferBytes = eventBufferBytes }
+        applyProfileOverrides(&configuration)
         let group = try await CPGGroup.join(name, configuration: configuration)
         let me = group.localMember
         let messages = group.messages
@@ -185,11 +187,19 @@ struct Scenarios: Sendable {
 
     /// Sends a ping, waits for the peer's echo, `warmup + count` times; returns the round trips
     /// after the warm-up, in nanoseconds.
-    func swiftPing(size: Int, count: Int, warmup: Int, echo: EchoPeer, countAllocations: Bool = false) async throws
-        -> (RunResult, [UInt64])
-    {
+    func swiftPing(
+        size: Int,
+        count: Int,
+        warmup: Int,
+        echo: EchoPeer,
+        readerLinger: Duration = .zero,
+        countAllocations: Bool = false
+    ) async throws -> (RunResult, [UInt64]) {
         let name = GroupNames.make("ping-s")
-        let group = try await CPGGroup.join(name)
+        var configuration = CPGConfiguration()
+        configuration.readerLinger = readerLinger
+        applyProfileOverrides(&configuration)
+        let group = try await CPGGroup.join(name, configuration: configuration)
         let me = group.localMember
         var iterator = group.messages.makeAsyncIterator()
         let arguments = echo == .c ? [self.peerPath, "echo", name] : [self.selfPath, "swift-echo", name]
@@ -460,5 +470,13 @@ struct Scenarios: Sendable {
             stayedSuspended: true,
             tryAgain: Int(done["try_again"] ?? "")
         )
+    }
+}
+
+/// `CPG_BENCH_READER_LINGER_US`: a `readerLinger` for the Swift groups of `cpg-bench profile`
+/// runs (an experiment knob; the table's runs leave it unset).
+func applyProfileOverrides(_ configuration: inout CPGConfiguration) {
+    if let value = getenv("CPG_BENCH_READER_LINGER_US").flatMap({ Int(String(cString: $0)) }) {
+        configuration.readerLinger = .microseconds(value)
     }
 }

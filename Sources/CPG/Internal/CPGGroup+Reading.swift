@@ -14,10 +14,11 @@ extension CPGGroup {
             self.connectionLost(error)
             return
         }
+        self.readerFD = fd
         let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: self.queueForSource)
         source.setEventHandler { [weak self] in
             // The source fires on the actor's queue: enter the actor without a task hop.
-            self?.assumeIsolated { $0.readReady() }
+            self?.assumeIsolated { $0.readAndLinger() }
         }
         source.setCancelHandler { [weak self] in
             // The fd stops being watched only now, so only now may the handle be finalized.
@@ -36,7 +37,7 @@ extension CPGGroup {
         self.source = source
         self.log.onResumeProducer { [weak self] in
             guard let self else { return }
-            self.queueForSource.async {
+            self.executor.async {
                 self.assumeIsolated { $0.resumeReading() }
             }
         }
@@ -69,11 +70,35 @@ extension CPGGroup {
         }
     }
 
+    /// Reads, then, with a ``CPGConfiguration/readerLinger``, waits on the fd on this thread
+    /// for the next event and reads it, as a C client's dispatch thread does, until nothing came
+    /// for the linger or other work needs the queue. Only then does the DispatchSource take over
+    /// again: re-arming it costs libdispatch's event thread a wakeup, and the next firing
+    /// another one for it and one for this queue's thread.
+    func readAndLinger() {
+        var drained = self.readReady()
+        guard let wakeup = self.executor.wakeup, let fd = self.readerFD else { return }
+        let linger = self.configuration.readerLinger
+        while drained, self.sourceResumed, self.lifecycle.isReading, self.handle != nil {
+            switch wakeup.wait(fd: fd, timeout: linger) {
+            case .readable:
+                drained = self.readReady()
+            case .queueWork:
+                // Let the work run, then come back to the fd behind it.
+                self.scheduleRead()
+                return
+            case .timedOut:
+                return
+            }
+        }
+    }
+
     /// The fd is readable: dispatch events one at a time until none waits, the buffer would be
     /// full, or the batch is done (the level-triggered source fires again for the rest). The
     /// events go to the log in one append per firing, so a consumer that waits is woken once per
-    /// batch, not once per event.
-    func readReady() {
+    /// batch, not once per event. Answers whether libcpg's ring is empty now.
+    @discardableResult
+    func readReady() -> Bool {
         var deliveredMessages = 0
         var deliveredBytes = 0
         var membershipChanges = 0
@@ -127,7 +152,7 @@ extension CPGGroup {
             if ownLeave { break }
             if self.readBatch.count >= room.events || batchBytes >= room.bytes { break dispatching }
         }
-        guard !self.readBatch.isEmpty || failure != nil else { return }
+        guard !self.readBatch.isEmpty || failure != nil else { return drained }
         defer {
             // Events may still wait in libqb's ring: read on until cpg_dispatch says it is empty
             // (the socket's readiness alone does not say so), after the queue's other work.
@@ -142,11 +167,11 @@ extension CPGGroup {
         }
         if ownLeave {
             self.teardown(self.lifecycle.ownLeaveDelivered())
-            return
+            return drained
         }
         if let failure {
             self.connectionLost(failure)
-            return
+            return drained
         }
         if pause, self.lifecycle.state == .joined {
             self.pauseReading()
@@ -156,16 +181,17 @@ extension CPGGroup {
             // a good moment to retry.
             self.drainSendQueue()
         }
+        return drained
     }
 
     /// Runs ``readReady()`` again soon on the actor's queue, once, if the source is still on.
     func scheduleRead() {
         guard !self.readScheduled, self.sourceResumed else { return }
         self.readScheduled = true
-        self.queueForSource.async { [weak self] in
+        self.executor.async { [weak self] in
             self?.assumeIsolated { group in
                 group.readScheduled = false
-                if group.sourceResumed { group.readReady() }
+                if group.sourceResumed { group.readAndLinger() }
             }
         }
     }
@@ -225,6 +251,7 @@ extension CPGGroup {
             if self.largeSendInFlight { self.deferredFinalization = handle } else { self.finalizeUnderSendLock(handle) }
         }
         self.handle = nil
+        self.readerFD = nil
         self.syncSendGate()
     }
 

@@ -24,7 +24,7 @@ extension CPGGroup {
         var delay = policy.initialDelay
         while self.lifecycle.isReconnecting {
             let attempt: Result<JoinAttempt, CPGError> = await withCheckedContinuation { continuation in
-                self.queueForSource.async {
+                self.executor.async {
                     let configuration = self.configuration
                     continuation.resume(returning: Result { () throws(CPGError) in try Self.connectAndJoin(self.name, configuration) })
                 }

@@ -64,7 +64,7 @@ extension CPGGroup {
                         self.startLargeSend(payload, continuation, confirmID: confirm ? id : nil)
                     }
                 } onCancel: {
-                    self.queueForSource.async {
+                    self.executor.async {
                         self.assumeIsolated { $0.cancelSend(id) }
                     }
                 }
@@ -90,7 +90,7 @@ extension CPGGroup {
                 if self.sendQueue.count == 1 { self.drainSendQueue() }
             }
         } onCancel: {
-            self.queueForSource.async {
+            self.executor.async {
                 self.assumeIsolated { $0.cancelSend(id) }
             }
         }
@@ -175,7 +175,7 @@ extension CPGGroup {
                 self.confirmations.append(Confirmation(id: id, ownIndex: ownIndex, continuation: continuation))
             }
         } onCancel: {
-            self.queueForSource.async {
+            self.executor.async {
                 self.assumeIsolated { $0.cancelSend(id) }
             }
         }
@@ -251,7 +251,7 @@ extension CPGGroup {
         self.retryScheduled = true
         let delay = self.retryDelayMicroseconds
         self.retryDelayMicroseconds = min(delay * 2, 2000)
-        self.queueForSource.asyncAfter(deadline: .now() + .microseconds(delay)) { [weak self] in
+        self.executor.asyncAfter(.microseconds(delay)) { [weak self] in
             self?.assumeIsolated { group in
                 group.retryScheduled = false
                 group.drainSendQueue()
@@ -284,7 +284,7 @@ extension CPGGroup {
         DispatchQueue(label: "swift-cpg.fragmented-send").async { [weak self] in
             let status = payload.withIOVecs { handle.multicast($0) }
             guard let self else { return }
-            self.queueForSource.async {
+            self.executor.async {
                 self.assumeIsolated { group in
                     group.largeSendFinished(status: status, ownIndex: ownIndex, byteCount: payload.byteCount, continuation: confirmID == nil ? continuation : nil)
                 }
