@@ -33,8 +33,9 @@ struct CPGBench {
                     eventBufferBytes: Int(arguments[4]) ?? 0
                 )
             case "profile" where arguments.count == 6:
-                // `cpg-bench profile throughput|receive|c-throughput|c-receive|c-receive-poll SIZE COUNT
-                // SENDERS`: one run, for a profiler.
+                // `cpg-bench profile throughput|receive|c-throughput|c-receive|c-receive-poll|ping|c-ping
+                // SIZE COUNT SENDERS`: one run, for a profiler (ping: SENDERS 1 = C echo peer, else Swift;
+                // CPG_BENCH_READER_LINGER_US sets the Swift group's readerLinger).
                 let options = try Options([arguments[0]])
                 let scenarios = Scenarios(peerPath: options.peerPath, selfPath: options.selfPath)
                 let size = Int(arguments[3]) ?? 64
@@ -52,6 +53,11 @@ struct CPGBench {
                 case "c-receive": result = try await scenarios.cReceive(size: size, count: count)
                 case "c-receive-poll": result = try await scenarios.cReceive(size: size, count: count, pollLoop: true)
                 case "c-throughput": result = try await scenarios.cThroughput(size: size, count: count, senders: senders)
+                case "c-ping":
+                    var rtts: [UInt64]
+                    (result, rtts) = try await scenarios.cPing(size: size, count: count, warmup: 500)
+                    rtts.sort()
+                    log("p50 \(Double(rtts[rtts.count / 2]) / 1000) µs, p99 \(Double(rtts[rtts.count * 99 / 100]) / 1000) µs")
                 case "ping":
                     var rtts: [UInt64]
                     (result, rtts) = try await scenarios.swiftPing(size: size, count: count, warmup: 500, echo: senders == 1 ? .c : .swift)
@@ -492,78 +498,82 @@ struct Runner {
         let size = 64
         let count = 20_000 / self.scale
         let warmup = 1000 / self.scale
-        let (_, cRTT) = try await self.scenarios.cPing(size: size, count: count, warmup: warmup)
-        let (_, swiftRTT) = try await self.scenarios.swiftPing(size: size, count: count, warmup: warmup, echo: .c)
-        let (_, bothRTT) = try await self.scenarios.swiftPing(size: size, count: count, warmup: warmup, echo: .swift)
         let linger = Duration.milliseconds(2)
-        let (lingerRun, lingerRTT) = try await self.scenarios.swiftPing(
-            size: size,
-            count: count,
-            warmup: warmup,
-            echo: .c,
-            readerLinger: linger
-        )
-        let (plainRun, _) = try await self.scenarios.swiftPing(size: size, count: count / 4, warmup: warmup, echo: .c)
-        let c = cRTT.sorted()
-        let swift = swiftRTT.sorted()
-        let both = bothRTT.sorted()
-        let lingering = lingerRTT.sorted()
+        let fractions = [("p50", 0.5), ("p99", 0.99), ("p99.9", 0.999)]
+        // Per run, each percentile in µs; the table shows the median over the runs, which are
+        // alternated so that a slow minute of the machine hits every variant alike.
+        var c: [[Double]] = []
+        var swift: [[Double]] = []
+        var both: [[Double]] = []
+        var lingering: [[Double]] = []
+        var plainCost: [RunResult] = []
+        var lingerCost: [RunResult] = []
+        func percentiles(_ rtts: [UInt64]) -> [Double] {
+            let sorted = rtts.sorted()
+            return fractions.map { Double(percentile(sorted, $0.1)) / 1000 }
+        }
+        for _ in 0..<self.options.repetitions {
+            c.append(percentiles(try await self.scenarios.cPing(size: size, count: count, warmup: warmup).1))
+            let (plainRun, plainRTT) = try await self.scenarios.swiftPing(size: size, count: count, warmup: warmup, echo: .c)
+            swift.append(percentiles(plainRTT))
+            plainCost.append(plainRun)
+            let (lingerRun, lingerRTT) = try await self.scenarios.swiftPing(
+                size: size,
+                count: count,
+                warmup: warmup,
+                echo: .c,
+                readerLinger: linger
+            )
+            lingering.append(percentiles(lingerRTT))
+            lingerCost.append(lingerRun)
+            both.append(percentiles(try await self.scenarios.swiftPing(size: size, count: count, warmup: warmup, echo: .swift).1))
+        }
+        func median(_ runs: [[Double]], _ index: Int) -> Double {
+            let values = runs.map { $0[index] }.sorted()
+            return values[values.count / 2]
+        }
         let scenario = "(c) ping-pong \(sizeText(size)), \(fmtCount(count)) round trips"
-        for (label, fraction) in [("p50", 0.5), ("p99", 0.99), ("p99.9", 0.999)] {
-            let s = Double(percentile(swift, fraction)) / 1000
-            let cValue = Double(percentile(c, fraction)) / 1000
-            let ratio = s / cValue
-            log("\(scenario) \(label): Swift→C echo \(fmt(s, 1)) µs, C→C echo \(fmt(cValue, 1)) µs, Swift↔Swift \(fmt(Double(percentile(both, fraction)) / 1000, 1)) µs")
-            report.add(
-                scenario,
-                "\(label) round trip µs (Swift pinger vs C pinger, C echo peer)",
-                swift: fmt(s, 1),
-                c: fmt(cValue, 1),
-                ratio: ratio,
-                target: label == "p99" ? "≤ 1.10×" : "",
-                meets: label == "p99" ? ratio <= 1.10 : nil
-            )
+        let rows: [(String, [[Double]], Bool)] = [
+            ("round trip µs (Swift pinger vs C pinger, C echo peer)", swift, true),
+            ("round trip µs, Swift pinger with readerLinger = 2 ms vs C pinger (C echo peer)", lingering, false),
+            ("round trip µs, Swift pinger and Swift echo peer vs all C", both, false),
+        ]
+        for (metric, runs, targeted) in rows {
+            for (index, (label, _)) in fractions.enumerated() {
+                let s = median(runs, index)
+                let cValue = median(c, index)
+                let ratio = s / cValue
+                let hasTarget = targeted && label == "p99"
+                log("\(scenario) \(label) \(metric): Swift \(fmt(s, 1)) C \(fmt(cValue, 1)) (runs: \(runs.map { fmt($0[index], 1) }.joined(separator: ", ")); C \(c.map { fmt($0[index], 1) }.joined(separator: ", ")))")
+                report.add(
+                    scenario,
+                    "\(label) \(metric)",
+                    swift: fmt(s, 1),
+                    c: fmt(cValue, 1),
+                    ratio: ratio,
+                    target: hasTarget ? "≤ 1.10×" : "",
+                    meets: hasTarget ? ratio <= 1.10 : nil
+                )
+            }
         }
-        for (label, fraction) in [("p50", 0.5), ("p99", 0.99), ("p99.9", 0.999)] {
-            let s = Double(percentile(both, fraction)) / 1000
-            let cValue = Double(percentile(c, fraction)) / 1000
-            report.add(
-                scenario,
-                "\(label) round trip µs, Swift pinger and Swift echo peer vs all C",
-                swift: fmt(s, 1),
-                c: fmt(cValue, 1),
-                ratio: s / cValue
-            )
-        }
-        for (label, fraction) in [("p50", 0.5), ("p99", 0.99), ("p99.9", 0.999)] {
-            let s = Double(percentile(lingering, fraction)) / 1000
-            let cValue = Double(percentile(c, fraction)) / 1000
-            let ratio = s / cValue
-            report.add(
-                scenario,
-                "\(label) round trip µs, Swift pinger with readerLinger = 2 ms vs C pinger (C echo peer)",
-                swift: fmt(s, 1),
-                c: fmt(cValue, 1),
-                ratio: ratio,
-                target: label == "p99" ? "≤ 1.10×" : "",
-                meets: label == "p99" ? ratio <= 1.10 : nil
-            )
-        }
+        let plain = RunResult.median(plainCost)
+        let lingered = RunResult.median(lingerCost)
         report.add(
             scenario,
             "Swift pinger CPU µs and context switches per round trip: default → readerLinger = 2 ms",
-            swift: "\(fmt(plainRun.cpuMicrosecondsPerMessage, 1)) / \(fmt(plainRun.contextSwitchesPerMessage)) → "
-                + "\(fmt(lingerRun.cpuMicrosecondsPerMessage, 1)) / \(fmt(lingerRun.contextSwitchesPerMessage))",
+            swift: "\(fmt(plain.cpuMicrosecondsPerMessage, 1)) / \(fmt(plain.contextSwitchesPerMessage)) → "
+                + "\(fmt(lingered.cpuMicrosecondsPerMessage, 1)) / \(fmt(lingered.contextSwitchesPerMessage))",
             c: ""
         )
         report.note(
             "(c) Round trip: send a ping (AGREED), the peer process echoes it (AGREED), until the echo is "
                 + "delivered. C pinger: one thread, cpg_dispatch(CS_DISPATCH_ONE_NONBLOCKING) + poll. "
                 + "The echo peer is `cpg-bench-peer echo` (C) or `cpg-bench swift-echo`. \(warmup) warm-up round trips "
-                + "are not counted. With `CPGConfiguration.readerLinger` the group's reader waits on the fd "
-                + "(up to 2 ms) after reading everything instead of re-arming its DispatchSource at once. "
-                + "CPU and context switches are the whole process's (the C echo peer is a separate process); "
-                + "the default run for them is a separate, shorter one."
+                + "are not counted. Each percentile is the median over \(self.options.repetitions) runs of every "
+                + "variant, the variants alternating. With `CPGConfiguration.readerLinger` the group's reader "
+                + "waits on the fd (up to 2 ms) after reading everything instead of re-arming its DispatchSource "
+                + "at once. CPU and context switches are the whole process's (the C echo peer is a separate "
+                + "process)."
         )
     }
 
