@@ -33,6 +33,7 @@ static inline int swift_cpg_peer_credentials(int fd, struct swift_cpg_peer_crede
 
 // The group's reader, when it lingers on corosync's fd (CPGConfiguration.readerLinger), waits
 // on that fd and on an eventfd that work enqueued on the group's queue signals.
+#include <errno.h>
 #include <poll.h>
 #include <signal.h>
 #include <time.h>
@@ -43,12 +44,13 @@ extern int ppoll(struct pollfd *fds, nfds_t nfds, const struct timespec *timeout
 
 /// Waits until `fd` or `wake_fd` is readable or `timeout_ns` passed. Answers 0 on timeout, else
 /// a bit set: 1 when `fd` is readable (or failed: hang-up or error, which its reader reports),
-/// 2 when `wake_fd` is readable; -1 with errno on failure.
+/// 2 when `wake_fd` is readable; -errno on failure (errno itself may change before Swift reads it).
 static inline int swift_cpg_wait_readable(int fd, int wake_fd, long long timeout_ns) {
     struct pollfd fds[2] = {{fd, POLLIN, 0}, {wake_fd, POLLIN, 0}};
     struct timespec timeout = {timeout_ns / 1000000000LL, timeout_ns % 1000000000LL};
     int result = ppoll(fds, 2, &timeout, 0);
-    if (result <= 0) return result;
+    if (result < 0) return -errno;
+    if (result == 0) return 0;
     return (fds[0].revents ? 1 : 0) | (fds[1].revents ? 2 : 0);
 }
 

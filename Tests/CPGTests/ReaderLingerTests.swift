@@ -59,6 +59,17 @@ struct ReaderLingerTests {
         await group.close()
     }
 
+    @Test("a linger of any length is taken, and still gives way to other work")
+    func hugeLinger() async throws {
+        let group = try await CPGGroup.join(uniqueGroupName(), configuration: Self.configuration(.seconds(Int64.max)))
+        let messages = group.messages
+        await Self.untilLingering(group)
+        _ = try await group.sendConfirmed(Array("still here".utf8))
+        #expect(try await messages.first(1).first?.payload == Array("still here".utf8))
+        #expect(try await group.members().contains(group.localMember))
+        await group.close()
+    }
+
     @Test("close() ends a lingering group at once, and its streams end")
     func closeWhileLingering() async throws {
         let group = try await CPGGroup.join(uniqueGroupName(), configuration: Self.configuration())

@@ -52,14 +52,16 @@ final class ReaderWakeup: Sendable {
     /// Waits, on the calling thread (the group's queue), until `fd` is readable, a block is
     /// enqueued on the queue, or `timeout` passes.
     func wait(fd: Int32, timeout: Duration) -> WaitResult {
-        let nanoseconds = Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000
+        // At most a day per wait, so that the nanoseconds cannot overflow.
+        let seconds = min(max(timeout.components.seconds, 0), 86_400)
+        let nanoseconds = seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000
         while true {
             guard self.gate.withLock({ $0.lingerRequested() }) == .wait else { return .queueWork }
             let result = swift_cpg_wait_readable(fd, self.eventFD, nanoseconds)
             self.gate.withLock { $0.lingerEnded() }
             if result < 0 {
-                if errno == EINTR { continue }
-                return .timedOut
+                if -result == EINTR { continue }
+                return .timedOut  // the source takes over again
             }
             if result & 2 != 0 {
                 var count: eventfd_t = 0
