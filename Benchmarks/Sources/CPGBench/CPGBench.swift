@@ -53,6 +53,13 @@ struct CPGBench {
                 case "c-receive": result = try await scenarios.cReceive(size: size, count: count)
                 case "c-receive-poll": result = try await scenarios.cReceive(size: size, count: count, pollLoop: true)
                 case "c-throughput": result = try await scenarios.cThroughput(size: size, count: count, senders: senders)
+                case "receive-after-small":
+                    // The (b) allocator rows: 64 B and 1 KiB receive runs first, as in the table's own
+                    // sequence, then the measured one; the result goes to stdout for the parent.
+                    _ = try await scenarios.swiftReceive(size: 64, count: count * 20)
+                    _ = try await scenarios.swiftReceive(size: 1024, count: count * 20)
+                    result = try await scenarios.swiftReceive(size: size, count: count)
+                    emit("result \(result.wall) \(result.cpu) \(result.messages) \(result.sequenceErrors)")
                 case "c-ping":
                     var rtts: [UInt64]
                     (result, rtts) = try await scenarios.cPing(size: size, count: count, warmup: 500)
@@ -485,13 +492,51 @@ struct Runner {
                 meets: errors == 0
             )
         }
+        try await self.receiveAllocatorRows(&report)
         report.note(
             "(b) The sender is `cpg-bench-peer send` (C, its own dispatch thread, spinning on CS_ERR_TRY_AGAIN). "
                 + "Two C receivers: a thread in cpg_dispatch(CS_DISPATCH_BLOCKING) (libqb wakes it through the "
                 + "ring's semaphore), and an event loop polling the fd and dispatching one event at a time until "
                 + "CS_ERR_TRY_AGAIN (woken through the socket, as the library's DispatchSource is). Every receiver "
-                + "checks every payload and each sender's sequence."
+                + "checks every payload and each sender's sequence. The last rows run the Swift receiver in a "
+                + "child process (`cpg-bench profile receive-after-small`) that first receives 64 B and 1 KiB "
+                + "messages, as this process did before its 64 KiB row, once with glibc's defaults and once with "
+                + "a 64 MiB `top_pad` (median of the runs, alternating): see FlowControlAndBackpressure, Sizing."
         )
+    }
+
+    /// (b) 64 KiB receive in a child process that received small messages first, with glibc's
+    /// defaults and with a larger `top_pad` (GLIBC_TUNABLES is read at start-up, hence the child).
+    private func receiveAllocatorRows(_ report: inout Report) async throws {
+        let count = 5000 / self.scale
+        let topPad = "glibc.malloc.top_pad=67108864"
+        var runs: [String: [RunResult]] = ["": [], topPad: []]
+        for _ in 0..<self.options.repetitions {
+            for tunables in ["", topPad] {
+                let child = try Peer.spawn(
+                    ["env", "GLIBC_TUNABLES=\(tunables)", self.options.selfPath, "profile", "receive-after-small", "65536", "\(count)", "1"]
+                )
+                let fields = try await child.expectLine(startingWith: "result ").split(separator: " ").dropFirst()
+                let status = await child.waitForExit()
+                let values = fields.compactMap { Double($0) }
+                guard status == 0, values.count == 4 else { throw BenchError("receive-after-small failed (status \(status))") }
+                var result = RunResult(wall: values[0], cpu: values[1], messages: Int(values[2]), bytes: Int(values[2]) * 65536)
+                result.sequenceErrors = Int(values[3])
+                runs[tunables, default: []].append(result)
+            }
+        }
+        let plain = RunResult.median(runs[""] ?? [])
+        let padded = RunResult.median(runs[topPad] ?? [])
+        let errors = (runs[""] ?? []).map(\.sequenceErrors).reduce(0, +) + (runs[topPad] ?? []).map(\.sequenceErrors).reduce(0, +)
+        let scenario = "(b) receive-only 64 KiB, \(fmtCount(count)) msgs, Swift in a child process after 64 B and 1 KiB receive runs"
+        log("\(scenario): defaults \(rate(plain)) \(fmt(plain.cpuMicrosecondsPerMessage)) µs/msg, \(topPad) \(rate(padded)) \(fmt(padded.cpuMicrosecondsPerMessage)) µs/msg, errors \(errors)")
+        report.add(
+            scenario,
+            "messages/s and CPU µs per message: glibc defaults → GLIBC_TUNABLES=\(topPad)",
+            swift: "\(rate(plain)), \(fmt(plain.cpuMicrosecondsPerMessage)) → \(rate(padded)), \(fmt(padded.cpuMicrosecondsPerMessage))",
+            c: ""
+        )
+        report.add(scenario, "payload or sequence errors (all runs)", swift: "\(errors)", c: "", target: "0", meets: errors == 0)
     }
 
     private func latency(_ report: inout Report) async throws {
