@@ -37,7 +37,10 @@ struct CPGBench {
                 // SIZE COUNT SENDERS`: one run, for a profiler (ping: SENDERS 1 = C echo peer, else Swift;
                 // CPG_BENCH_READER_LINGER_US sets the Swift group's readerLinger).
                 let options = try Options([arguments[0]])
-                let scenarios = Scenarios(peerPath: options.peerPath, selfPath: options.selfPath)
+                var scenarios = Scenarios(peerPath: options.peerPath, selfPath: options.selfPath)
+                if let value = getenv("CPG_BENCH_READER_LINGER_US").flatMap({ Int(String(cString: $0)) }) {
+                    scenarios.readerLingerOverride = .microseconds(value)
+                }
                 let size = Int(arguments[3]) ?? 64
                 let count = Int(arguments[4]) ?? 10_000
                 let senders = Int(arguments[5]) ?? 1

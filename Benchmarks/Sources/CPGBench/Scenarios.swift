@@ -18,6 +18,9 @@ struct Scenarios: Sendable {
     let peerPath: String
     /// This executable, for the Swift child roles.
     let selfPath: String
+    /// A `readerLinger` for every Swift group, replacing the scenario's own (only `cpg-bench
+    /// profile` sets it, from `CPG_BENCH_READER_LINGER_US`; the table's runs never do).
+    var readerLingerOverride: Duration?
 
     // MARK: (a) throughput: send, and see every own message delivered back
 
@@ -38,7 +41,7 @@ struct Scenarios: Sendable {
     ) async throws -> RunResult {
         var configuration = CPGConfiguration()
         configuration.networkNamespace = networkNamespace
-        applyProfileOverrides(&configuration)
+        self.applyOverrides(&configuration)
         let group = try await CPGGroup.join(name, configuration: configuration)
         if members > 1 { try await self.waitForMembers(group, members, seconds: 60) }
         let me = group.localMember
@@ -115,7 +118,7 @@ struct Scenarios: Sendable {
         let name = GroupNames.make("recv-s")
         var configuration = CPGConfiguration()
         if let eventBufferBytes { configuration.eventBufferBytes = eventBufferBytes }
-        applyProfileOverrides(&configuration)
+        self.applyOverrides(&configuration)
         let group = try await CPGGroup.join(name, configuration: configuration)
         let me = group.localMember
         let messages = group.messages
@@ -198,7 +201,7 @@ struct Scenarios: Sendable {
         let name = GroupNames.make("ping-s")
         var configuration = CPGConfiguration()
         configuration.readerLinger = readerLinger
-        applyProfileOverrides(&configuration)
+        self.applyOverrides(&configuration)
         let group = try await CPGGroup.join(name, configuration: configuration)
         let me = group.localMember
         var iterator = group.messages.makeAsyncIterator()
@@ -471,12 +474,9 @@ struct Scenarios: Sendable {
             tryAgain: Int(done["try_again"] ?? "")
         )
     }
-}
 
-/// `CPG_BENCH_READER_LINGER_US`: a `readerLinger` for the Swift groups of `cpg-bench profile`
-/// runs (an experiment knob; the table's runs leave it unset).
-func applyProfileOverrides(_ configuration: inout CPGConfiguration) {
-    if let value = getenv("CPG_BENCH_READER_LINGER_US").flatMap({ Int(String(cString: $0)) }) {
-        configuration.readerLinger = .microseconds(value)
+    /// Applies ``readerLingerOverride``, if any.
+    private func applyOverrides(_ configuration: inout CPGConfiguration) {
+        if let linger = self.readerLingerOverride { configuration.readerLinger = linger }
     }
 }
