@@ -21,13 +21,14 @@ extension CPGGroup: Service {
 
     /// Waits until the group stops: `nil` after leave or close, the error after a lost connection.
     func waitUntilEnded() async -> CPGError? {
-        switch self.lifecycle.state {
-        case .joined, .leaving, .reconnecting:
-            return await withCheckedContinuation { self.endWaiters.append($0) }
-        case .left, .closed:
-            return nil
-        case .failed(let error):
-            return error
+        if let ending = self.lifecycle.ending { return ending }
+        return await withCheckedContinuation { continuation in
+            // Checked again: the task may hop before this runs (see `CPGGroup.leave()`).
+            if let ending = self.lifecycle.ending {
+                continuation.resume(returning: ending)
+            } else {
+                self.endWaiters.append(continuation)
+            }
         }
     }
 }

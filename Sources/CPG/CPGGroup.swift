@@ -92,6 +92,8 @@ public actor CPGGroup {
     var lastDeliveredOwnIndex: UInt64 = 0
     var failedOwnIndices: Set<UInt64> = []
     var confirmations: Deque<Confirmation> = []
+    /// Outcomes of confirmations settled before their sender's continuation was registered.
+    var settledConfirmations: [UInt64: Result<UInt64, any Error>] = [:]
     var leaveWaiters: [CheckedContinuation<Void, Never>] = []
     /// Callers of `run()` waiting for the group to end; resumed with the error that ended it.
     var endWaiters: [CheckedContinuation<CPGError?, Never>] = []
@@ -344,7 +346,7 @@ public actor CPGGroup {
         case .done:
             return
         case .waitForLeave:
-            await withCheckedContinuation { self.leaveWaiters.append($0) }
+            await self.waitForOwnLeave()
             return
         case .requestLeave:
             break
@@ -362,7 +364,23 @@ public actor CPGGroup {
         self.failQueuedSends(CPGError(.notJoined, "the group was left"))
         self.logger.debug("left CPG group, waiting for own leave")
         self.resumeReading()
-        await withCheckedContinuation { self.leaveWaiters.append($0) }
+        await self.waitForOwnLeave()
+    }
+
+    /// Waits until the group has ended after a leave.
+    ///
+    /// The state is checked inside the continuation's closure, not only before: a task that
+    /// prefers a task executor of its own (not the group's queue) may be enqueued once more on
+    /// entering `withCheckedContinuation`, and the group may read its own leave meanwhile. So
+    /// does every other wait of the group.
+    private func waitForOwnLeave() async {
+        await withCheckedContinuation { continuation in
+            if self.lifecycle.ending != nil {
+                continuation.resume()
+            } else {
+                self.leaveWaiters.append(continuation)
+            }
+        }
     }
 
     /// Closes the connection (`cpg_finalize`) without waiting for a leave: the other members see
@@ -378,3 +396,4 @@ enum CPGLogKey {
     static let group = "cpg.group"
     static let nodeID = "cpg.nodeid"
 }
+

@@ -49,6 +49,31 @@ struct GroupLifecycleTests {
 
 @Suite("CPGStatus and CPGError")
 struct StatusTests {
+    @Test("ending: none while joined, leaving or reconnecting; nil after leave or close; the error after a failure")
+    func ending() {
+        var left = GroupLifecycle()
+        #expect(left.ending == nil)
+        _ = left.leaveRequested()
+        left.leaveAccepted()
+        #expect(left.ending == nil)
+        _ = left.ownLeaveDelivered()
+        #expect(left.ending == .some(nil))
+
+        var closed = GroupLifecycle()
+        _ = closed.closeRequested()
+        #expect(closed.ending == .some(nil))
+
+        var failed = GroupLifecycle()
+        let lost = CPGError(.connectionLost, "gone")
+        _ = failed.connectionLost(lost)
+        #expect(failed.ending == .some(lost))
+
+        var reconnecting = GroupLifecycle()
+        _ = reconnecting.connectionLost(lost, canReconnect: true)
+        #expect(reconnecting.isReconnecting)
+        #expect(reconnecting.ending == nil)
+    }
+
     @Test("every cs_error_t has its C name")
     func names() {
         #expect(CPGStatus.allKnown.count == 30)

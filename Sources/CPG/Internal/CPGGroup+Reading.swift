@@ -216,10 +216,9 @@ extension CPGGroup {
         }
         self.log.finish(streamError)
         self.failQueuedSends(pendingError)
-        for confirmation in self.confirmations {
-            confirmation.continuation.resume(throwing: pendingError)
-        }
+        let confirmations = self.confirmations
         self.confirmations.removeAll()
+        for confirmation in confirmations { self.settle(confirmation, .failure(pendingError)) }
         let leaveWaiters = self.leaveWaiters
         self.leaveWaiters.removeAll()
         for waiter in leaveWaiters { waiter.resume() }
@@ -258,7 +257,14 @@ extension CPGGroup {
     /// Waits while a fragmented send uses the request channel.
     func awaitRequestChannel() async {
         while self.largeSendInFlight {
-            await withCheckedContinuation { self.requestChannelWaiters.append($0) }
+            await withCheckedContinuation { continuation in
+                // Checked again: the task may hop before this runs (see `CPGGroup.leave()`).
+                if self.largeSendInFlight {
+                    self.requestChannelWaiters.append(continuation)
+                } else {
+                    continuation.resume()
+                }
+            }
         }
     }
 }

@@ -12,8 +12,9 @@ extension CPGGroup {
         // consumer must see it before anything of the next membership.
         _ = self.log.append(.disconnected(error))
         // Whether corosync delivered messages still waiting for their confirmation is unknown.
-        for confirmation in self.confirmations { confirmation.continuation.resume(throwing: error) }
+        let confirmations = self.confirmations
         self.confirmations.removeAll()
+        for confirmation in confirmations { self.settle(confirmation, .failure(error)) }
         if policy.sendsWhileDisconnected == .fail { self.failQueuedSends(error) }
         Task { await self.reconnectLoop(policy: policy, error: error, delivered: delivered) }
     }

@@ -51,9 +51,7 @@ extension CPGGroup {
         try Task.checkCancellation()
         let id = self.nextSendID
         self.nextSendID += 1
-        if case .reconnecting(let error) = self.lifecycle.state, self.configuration.reconnect?.sendsWhileDisconnected == .fail {
-            throw error
-        }
+        if let error = self.errorForNewSend { throw error }
         // A send corosync just pushed back is queued (and counted as waiting) like any other.
         if !flowControlled, self.sendQueue.isEmpty, !self.largeSendInFlight, !self.lifecycle.isReconnecting {
             if payload.byteCount > self.maxAtomicMessageSize {
@@ -61,7 +59,14 @@ extension CPGGroup {
                 // delivered back before its blocking send returns.
                 return try await withTaskCancellationHandler {
                     try await withCheckedThrowingContinuation { continuation in
-                        self.startLargeSend(payload, continuation, confirmID: confirm ? id : nil)
+                        // Checked again: the task may hop before this runs (see `CPGGroup.leave()`).
+                        if let error = self.errorForNewSend {
+                            continuation.resume(throwing: error)
+                        } else if self.sendQueue.isEmpty, !self.largeSendInFlight, !self.lifecycle.isReconnecting {
+                            self.startLargeSend(payload, continuation, confirmID: confirm ? id : nil)
+                        } else {
+                            self.queue(PendingSend(id: id, payload: payload, confirm: confirm, continuation: continuation))
+                        }
                     }
                 } onCancel: {
                     self.executor.async {
@@ -74,7 +79,11 @@ extension CPGGroup {
                 // A fast send's push-back may have closed the gate; this acceptance may reopen it.
                 self.syncSendGate()
                 if !self.queueWatches.isEmpty { self.reportQueueing(payload, queued: false) }
-                return confirm ? try await self.awaitConfirmation(id: id, ownIndex: ownIndex) : ownIndex
+                guard confirm else { return ownIndex }
+                // Registered in the same actor turn as the acceptance, before any await: the
+                // delivery may come while the task waits to run again.
+                self.confirmations.append(Confirmation(id: id, ownIndex: ownIndex, continuation: nil))
+                return try await self.awaitConfirmation(id: id)
             case .failed(let error):
                 throw error
             case .tryAgain:
@@ -83,17 +92,38 @@ extension CPGGroup {
         }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
-                self.sendQueue.append(PendingSend(id: id, payload: payload, confirm: confirm, continuation: continuation))
-                self.syncSendGate()
-                self.metrics.flowControlWaits.increment()
-                if !self.queueWatches.isEmpty { self.reportQueueing(payload, queued: true) }
-                if self.sendQueue.count == 1 { self.drainSendQueue() }
+                // Checked again: the task may hop before this runs (see `CPGGroup.leave()`), and
+                // a group that ended meanwhile fails no more sends.
+                if let error = self.errorForNewSend {
+                    continuation.resume(throwing: error)
+                } else {
+                    self.queue(PendingSend(id: id, payload: payload, confirm: confirm, continuation: continuation))
+                }
             }
         } onCancel: {
             self.executor.async {
                 self.assumeIsolated { $0.cancelSend(id) }
             }
         }
+    }
+
+    /// Why a send may not start or queue now: the group is not joined, or it reconnects and the
+    /// policy fails sends meanwhile.
+    private var errorForNewSend: CPGError? {
+        if let error = self.lifecycle.errorForJoinedCall { return error }
+        if case .reconnecting(let error) = self.lifecycle.state, self.configuration.reconnect?.sendsWhileDisconnected == .fail {
+            return error
+        }
+        return nil
+    }
+
+    /// Puts a send in the queue, and sends from the queue if it was empty.
+    private func queue(_ send: PendingSend) {
+        self.sendQueue.append(send)
+        self.syncSendGate()
+        self.metrics.flowControlWaits.increment()
+        if !self.queueWatches.isEmpty { self.reportQueueing(send.payload, queued: true) }
+        if self.sendQueue.count == 1 { self.drainSendQueue() }
     }
 
     /// Tells the send gate what the actor knows: sends may go straight to corosync only while
@@ -159,20 +189,18 @@ extension CPGGroup {
     }
 
     /// Waits, cancellably, for the own message with `ownIndex` to be delivered.
-    private func awaitConfirmation(id: UInt64, ownIndex: UInt64) async throws -> UInt64 {
+    /// The caller registered a ``Confirmation`` for `id` (without a continuation) in the actor
+    /// turn that saw corosync accept the message.
+    private func awaitConfirmation(id: UInt64) async throws -> UInt64 {
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
-                if let error = self.lifecycle.errorForJoinedCall, self.handle == nil {
-                    continuation.resume(throwing: error)
-                    return
+                if let result = self.settledConfirmations.removeValue(forKey: id) {
+                    continuation.resume(with: result)
+                } else if let index = self.confirmations.firstIndex(where: { $0.id == id }) {
+                    self.confirmations[index].continuation = continuation
+                } else {
+                    continuation.resume(throwing: CPGError(.corosync, "a confirmation was lost"))
                 }
-                guard ownIndex > self.lastDeliveredOwnIndex else {
-                    // Registered in the same actor turn as the acceptance, so this cannot happen;
-                    // fail rather than wait for a delivery that already went by.
-                    continuation.resume(throwing: CPGError(.corosync, "the message was delivered before its confirmation was registered"))
-                    return
-                }
-                self.confirmations.append(Confirmation(id: id, ownIndex: ownIndex, continuation: continuation))
             }
         } onCancel: {
             self.executor.async {
@@ -314,7 +342,7 @@ extension CPGGroup {
             if let continuation {
                 continuation.resume(throwing: error)
             } else if let index = self.confirmations.firstIndex(where: { $0.ownIndex == ownIndex }) {
-                self.confirmations.remove(at: index).continuation.resume(throwing: error)
+                self.settle(self.confirmations.remove(at: index), .failure(error))
             }
         }
         if let handle = self.deferredFinalization {
@@ -335,11 +363,9 @@ extension CPGGroup {
         while let first = self.confirmations.first, first.ownIndex <= index {
             self.confirmations.removeFirst()
             if first.ownIndex == index {
-                first.continuation.resume(returning: message.deliveryIndex)
+                self.settle(first, .success(message.deliveryIndex))
             } else {
-                first.continuation.resume(
-                    throwing: CPGError(.corosync, "an own message was not delivered back in order")
-                )
+                self.settle(first, .failure(CPGError(.corosync, "an own message was not delivered back in order")))
             }
         }
     }
@@ -351,12 +377,21 @@ extension CPGGroup {
             self.sendQueue.remove(at: index).continuation.resume(throwing: CancellationError())
             if self.sendQueue.isEmpty { self.syncSendGate() }
         } else if let index = self.confirmations.firstIndex(where: { $0.id == id }) {
-            self.confirmations.remove(at: index).continuation.resume(
-                throwing: CPGError(
-                    .confirmationCancelled,
-                    "cancelled while waiting for the delivery; corosync had accepted the message, which is still delivered"
-                )
+            let error = CPGError(
+                .confirmationCancelled,
+                "cancelled while waiting for the delivery; corosync had accepted the message, which is still delivered"
             )
+            self.settle(self.confirmations.remove(at: index), .failure(error))
+        }
+    }
+
+    /// Resumes the confirmation's sender, or keeps the outcome for it until it registers its
+    /// continuation (see ``awaitConfirmation(id:)``).
+    func settle(_ confirmation: Confirmation, _ result: Result<UInt64, any Error>) {
+        if let continuation = confirmation.continuation {
+            continuation.resume(with: result)
+        } else {
+            self.settledConfirmations[confirmation.id] = result
         }
     }
 
@@ -382,5 +417,6 @@ struct PendingSend {
 struct Confirmation {
     let id: UInt64
     let ownIndex: UInt64
-    let continuation: CheckedContinuation<UInt64, any Error>
+    /// Nil until the sender registers it: a fast send is accepted before its task suspends.
+    var continuation: CheckedContinuation<UInt64, any Error>?
 }

@@ -46,6 +46,16 @@ struct GroupLifecycle: Sendable {
         }
     }
 
+    /// How the group ended: `nil` while it has not; `.some(nil)` after a leave or close; the
+    /// error after a failure.
+    var ending: CPGError?? {
+        switch self.state {
+        case .joined, .leaving, .reconnecting: nil
+        case .left, .closed: .some(nil)
+        case .failed(let error): .some(error)
+        }
+    }
+
     /// Whether a supervised reconnect is under way.
     var isReconnecting: Bool {
         if case .reconnecting = self.state { return true }
