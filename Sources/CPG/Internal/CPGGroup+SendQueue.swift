@@ -188,9 +188,9 @@ extension CPGGroup {
         try Self.validateShape(payload, byteCount: payload.byteCount, configuration: self.configuration)
     }
 
-    /// Waits, cancellably, for the own message with `ownIndex` to be delivered.
-    /// The caller registered a ``Confirmation`` for `id` (without a continuation) in the actor
-    /// turn that saw corosync accept the message.
+    /// Waits, cancellably, for the delivery of the own message of send `id`, whose
+    /// ``Confirmation`` (without a continuation) the caller registered in the actor turn that saw
+    /// corosync accept the message.
     private func awaitConfirmation(id: UInt64) async throws -> UInt64 {
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
