@@ -21,9 +21,8 @@ extension CPGGroup: Service {
 
     /// Waits until the group stops: `nil` after leave or close, the error after a lost connection.
     func waitUntilEnded() async -> CPGError? {
-        if let ending = self.lifecycle.ending { return ending }
-        return await withCheckedContinuation { continuation in
-            // Checked again: the task may hop before this runs (see `CPGGroup.leave()`).
+        await withCheckedContinuation { continuation in
+            // Checked in the closure: the task may hop before it runs (see `CPGGroup.leave()`).
             if let ending = self.lifecycle.ending {
                 continuation.resume(returning: ending)
             } else {

@@ -92,8 +92,6 @@ public actor CPGGroup {
     var lastDeliveredOwnIndex: UInt64 = 0
     var failedOwnIndices: Set<UInt64> = []
     var confirmations: Deque<Confirmation> = []
-    /// Outcomes of confirmations settled before their sender's continuation was registered.
-    var settledConfirmations: [UInt64: Result<UInt64, any Error>] = [:]
     var leaveWaiters: [CheckedContinuation<Void, Never>] = []
     /// Callers of `run()` waiting for the group to end; resumed with the error that ended it.
     var endWaiters: [CheckedContinuation<CPGError?, Never>] = []
@@ -396,4 +394,3 @@ enum CPGLogKey {
     static let group = "cpg.group"
     static let nodeID = "cpg.nodeid"
 }
-

@@ -216,9 +216,10 @@ extension CPGGroup {
         }
         self.log.finish(streamError)
         self.failQueuedSends(pendingError)
-        let confirmations = self.confirmations
+        for confirmation in self.confirmations {
+            confirmation.continuation.resume(throwing: pendingError)
+        }
         self.confirmations.removeAll()
-        for confirmation in confirmations { self.settle(confirmation, .failure(pendingError)) }
         let leaveWaiters = self.leaveWaiters
         self.leaveWaiters.removeAll()
         for waiter in leaveWaiters { waiter.resume() }

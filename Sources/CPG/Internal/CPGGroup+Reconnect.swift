@@ -12,9 +12,8 @@ extension CPGGroup {
         // consumer must see it before anything of the next membership.
         _ = self.log.append(.disconnected(error))
         // Whether corosync delivered messages still waiting for their confirmation is unknown.
-        let confirmations = self.confirmations
+        for confirmation in self.confirmations { confirmation.continuation.resume(throwing: error) }
         self.confirmations.removeAll()
-        for confirmation in confirmations { self.settle(confirmation, .failure(error)) }
         if policy.sendsWhileDisconnected == .fail { self.failQueuedSends(error) }
         Task { await self.reconnectLoop(policy: policy, error: error, delivered: delivered) }
     }

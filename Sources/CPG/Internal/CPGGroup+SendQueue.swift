@@ -52,58 +52,81 @@ extension CPGGroup {
         let id = self.nextSendID
         self.nextSendID += 1
         if let error = self.errorForNewSend { throw error }
-        // A send corosync just pushed back is queued (and counted as waiting) like any other.
-        if !flowControlled, self.sendQueue.isEmpty, !self.largeSendInFlight, !self.lifecycle.isReconnecting {
-            if payload.byteCount > self.maxAtomicMessageSize {
-                // The confirmation is registered before libcpg starts: the message can be
-                // delivered back before its blocking send returns.
-                return try await withTaskCancellationHandler {
-                    try await withCheckedThrowingContinuation { continuation in
-                        // Checked again: the task may hop before this runs (see `CPGGroup.leave()`).
-                        if let error = self.errorForNewSend {
-                            continuation.resume(throwing: error)
-                        } else if self.sendQueue.isEmpty, !self.largeSendInFlight, !self.lifecycle.isReconnecting {
-                            self.startLargeSend(payload, continuation, confirmID: confirm ? id : nil)
-                        } else {
-                            self.queue(PendingSend(id: id, payload: payload, confirm: confirm, continuation: continuation))
-                        }
-                    }
-                } onCancel: {
-                    self.executor.async {
-                        self.assumeIsolated { $0.cancelSend(id) }
-                    }
-                }
-            }
+        // An unconfirmed atomic send that corosync takes at once needs no continuation. A send
+        // corosync just pushed back is queued (and counted as waiting) like any other.
+        var tryNow = !flowControlled
+        if tryNow, !confirm, self.canSendNow, payload.byteCount <= self.maxAtomicMessageSize {
             switch self.attempt(payload) {
             case .accepted(let ownIndex):
-                // A fast send's push-back may have closed the gate; this acceptance may reopen it.
-                self.syncSendGate()
-                if !self.queueWatches.isEmpty { self.reportQueueing(payload, queued: false) }
-                guard confirm else { return ownIndex }
-                // Registered in the same actor turn as the acceptance, before any await: the
-                // delivery may come while the task waits to run again.
-                self.confirmations.append(Confirmation(id: id, ownIndex: ownIndex, continuation: nil))
-                return try await self.awaitConfirmation(id: id)
+                self.acceptedAtOnce(payload)
+                return ownIndex
             case .failed(let error):
                 throw error
             case .tryAgain:
-                break
+                tryNow = false
             }
         }
         return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { continuation in
-                // Checked again: the task may hop before this runs (see `CPGGroup.leave()`), and
-                // a group that ended meanwhile fails no more sends.
-                if let error = self.errorForNewSend {
-                    continuation.resume(throwing: error)
-                } else {
-                    self.queue(PendingSend(id: id, payload: payload, confirm: confirm, continuation: continuation))
-                }
+            try await withCheckedThrowingContinuation { [tryNow] continuation in
+                self.sendOrQueue(PendingSend(id: id, payload: payload, confirm: confirm, continuation: continuation), tryNow: tryNow)
             }
         } onCancel: {
             self.executor.async {
                 self.assumeIsolated { $0.cancelSend(id) }
             }
+        }
+    }
+
+    /// Sends now if nothing is ahead (`tryNow`) and corosync takes it, else queues. A confirmed
+    /// send's confirmation is registered in the actor turn that sees corosync accept the message
+    /// (a fragmented one's before libcpg starts): its delivery may come right after.
+    ///
+    /// It runs in the continuation's closure, so it checks the state again: the task may hop
+    /// before the closure runs (see `CPGGroup.leave()`), and a group that ended meanwhile takes
+    /// no more sends.
+    private func sendOrQueue(_ send: PendingSend, tryNow: Bool) {
+        if let error = self.errorForNewSend {
+            send.continuation.resume(throwing: error)
+            return
+        }
+        guard tryNow, self.canSendNow else {
+            self.queue(send)
+            return
+        }
+        if send.payload.byteCount > self.maxAtomicMessageSize {
+            self.startLargeSend(send.payload, send.continuation, confirmID: send.confirm ? send.id : nil)
+            return
+        }
+        switch self.attempt(send.payload) {
+        case .accepted(let ownIndex):
+            self.acceptedAtOnce(send.payload)
+            self.accepted(send, ownIndex: ownIndex)
+        case .failed(let error):
+            send.continuation.resume(throwing: error)
+        case .tryAgain:
+            self.queue(send)
+        }
+    }
+
+    /// Whether a send may go to corosync now: nothing queued ahead of it, no fragmented send in
+    /// flight, no reconnect under way.
+    private var canSendNow: Bool {
+        self.sendQueue.isEmpty && !self.largeSendInFlight && !self.lifecycle.isReconnecting
+    }
+
+    /// Corosync took a send that did not queue.
+    private func acceptedAtOnce(_ payload: SendPayload) {
+        // A fast send's push-back may have closed the gate; this acceptance may reopen it.
+        self.syncSendGate()
+        if !self.queueWatches.isEmpty { self.reportQueueing(payload, queued: false) }
+    }
+
+    /// Corosync accepted `send`: resume its sender, or (confirmed) wait for the delivery.
+    private func accepted(_ send: PendingSend, ownIndex: UInt64) {
+        if send.confirm {
+            self.confirmations.append(Confirmation(id: send.id, ownIndex: ownIndex, continuation: send.continuation))
+        } else {
+            send.continuation.resume(returning: ownIndex)
         }
     }
 
@@ -188,27 +211,6 @@ extension CPGGroup {
         try Self.validateShape(payload, byteCount: payload.byteCount, configuration: self.configuration)
     }
 
-    /// Waits, cancellably, for the delivery of the own message of send `id`, whose
-    /// ``Confirmation`` (without a continuation) the caller registered in the actor turn that saw
-    /// corosync accept the message.
-    private func awaitConfirmation(id: UInt64) async throws -> UInt64 {
-        try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { continuation in
-                if let result = self.settledConfirmations.removeValue(forKey: id) {
-                    continuation.resume(with: result)
-                } else if let index = self.confirmations.firstIndex(where: { $0.id == id }) {
-                    self.confirmations[index].continuation = continuation
-                } else {
-                    continuation.resume(throwing: CPGError(.corosync, "a confirmation was lost"))
-                }
-            }
-        } onCancel: {
-            self.executor.async {
-                self.assumeIsolated { $0.cancelSend(id) }
-            }
-        }
-    }
-
     private enum Attempt {
         case accepted(UInt64)
         case tryAgain
@@ -256,11 +258,7 @@ extension CPGGroup {
                 self.metrics.flowControlWaitDuration.recordNanoseconds(
                     waited.components.seconds * 1_000_000_000 + waited.components.attoseconds / 1_000_000_000
                 )
-                if first.confirm {
-                    self.confirmations.append(Confirmation(id: first.id, ownIndex: ownIndex, continuation: first.continuation))
-                } else {
-                    first.continuation.resume(returning: ownIndex)
-                }
+                self.accepted(first, ownIndex: ownIndex)
             case .tryAgain:
                 self.scheduleRetry()
                 return
@@ -342,7 +340,7 @@ extension CPGGroup {
             if let continuation {
                 continuation.resume(throwing: error)
             } else if let index = self.confirmations.firstIndex(where: { $0.ownIndex == ownIndex }) {
-                self.settle(self.confirmations.remove(at: index), .failure(error))
+                self.confirmations.remove(at: index).continuation.resume(throwing: error)
             }
         }
         if let handle = self.deferredFinalization {
@@ -363,9 +361,11 @@ extension CPGGroup {
         while let first = self.confirmations.first, first.ownIndex <= index {
             self.confirmations.removeFirst()
             if first.ownIndex == index {
-                self.settle(first, .success(message.deliveryIndex))
+                first.continuation.resume(returning: message.deliveryIndex)
             } else {
-                self.settle(first, .failure(CPGError(.corosync, "an own message was not delivered back in order")))
+                first.continuation.resume(
+                    throwing: CPGError(.corosync, "an own message was not delivered back in order")
+                )
             }
         }
     }
@@ -377,21 +377,12 @@ extension CPGGroup {
             self.sendQueue.remove(at: index).continuation.resume(throwing: CancellationError())
             if self.sendQueue.isEmpty { self.syncSendGate() }
         } else if let index = self.confirmations.firstIndex(where: { $0.id == id }) {
-            let error = CPGError(
-                .confirmationCancelled,
-                "cancelled while waiting for the delivery; corosync had accepted the message, which is still delivered"
+            self.confirmations.remove(at: index).continuation.resume(
+                throwing: CPGError(
+                    .confirmationCancelled,
+                    "cancelled while waiting for the delivery; corosync had accepted the message, which is still delivered"
+                )
             )
-            self.settle(self.confirmations.remove(at: index), .failure(error))
-        }
-    }
-
-    /// Resumes the confirmation's sender, or keeps the outcome for it until it registers its
-    /// continuation (see ``awaitConfirmation(id:)``).
-    func settle(_ confirmation: Confirmation, _ result: Result<UInt64, any Error>) {
-        if let continuation = confirmation.continuation {
-            continuation.resume(with: result)
-        } else {
-            self.settledConfirmations[confirmation.id] = result
         }
     }
 
@@ -417,6 +408,5 @@ struct PendingSend {
 struct Confirmation {
     let id: UInt64
     let ownIndex: UInt64
-    /// Nil until the sender registers it: a fast send is accepted before its task suspends.
-    var continuation: CheckedContinuation<UInt64, any Error>?
+    let continuation: CheckedContinuation<UInt64, any Error>
 }
