@@ -66,6 +66,10 @@ public actor CPGGroup {
     var readerFD: Int32?
     /// Whether a ``readReady()`` is scheduled on the queue besides the source's firings.
     var readScheduled = false
+    /// When an emptied event ring calls for waking corosync (see ``DeliveryNudge``).
+    var deliveryNudge = DeliveryNudge()
+    /// How many times the reader woke corosync (for tests).
+    var corosyncNudges = 0
 
     // Sending.
     var sendQueue: Deque<PendingSend> = []

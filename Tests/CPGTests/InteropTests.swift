@@ -102,6 +102,40 @@ struct InteropTests {
         await group.close()
     }
 
+    @Test("fragmented messages that corosync queued behind a full event ring arrive intact and in order; the reader wakes corosync for them")
+    func queuedFragmentedMessages() async throws {
+        // One event fills the buffer: the group stops reading at once, and corosync queues the
+        // peer's messages (about 1.25 MiB each, in two pieces) behind the full ring. Once the
+        // peer has them all back, no other traffic wakes corosync: without a nudge from the
+        // reader, each piece would wait out libqb's 50 ms job timeout.
+        var configuration = CPGConfiguration()
+        configuration.eventBufferCount = 1
+        let name = uniqueGroupName()
+        let group = try await CPGGroup.join(name, configuration: configuration)
+        let messages = group.messages
+        let count = 6
+        let size = (1 << 20) + (1 << 18)
+        #expect(size > group.maxAtomicMessageSize)
+        let peer = try PeerProcess(
+            product: "cpg-c-peer",
+            [String(decoding: name.bytes, as: UTF8.self), "--wait-members", "2", "--send", "\(count)", "--size", "\(size)", "--prefix", "big", "--expect", "\(count)", "--no-data"]
+        )
+        await group.waitUntilReadingPaused()
+        #expect(await peer.exitStatus() == 0)
+        var index = 0
+        for try await message in messages {
+            let text = "big\(index)"
+            #expect(message.payload.count == size)
+            #expect(message.payload.prefix(text.utf8.count).elementsEqual(text.utf8))
+            #expect(message.payload.dropFirst(text.utf8.count).allSatisfy { $0 == UInt8(ascii: ".") })
+            index += 1
+            if index == count { break }
+        }
+        #expect(index == count)
+        #expect(await group.corosyncNudges > 0)
+        await group.close()
+    }
+
     @Test("a subscription that is never iterated does not stall the others once dropped")
     func droppedSubscriptionDoesNotStall() async throws {
         var configuration = CPGConfiguration()

@@ -114,13 +114,19 @@ extension CPGGroup {
             let status = handle.dispatchOne()
             if status == .tryAgain {
                 drained = true
+                if self.deliveryNudge.ringEmptied() == .nudge { self.nudgeCorosync() }
                 break
             }
             guard status == .ok else {
                 failure = CPGError(.connectionLost, "the connection to corosync was lost (cpg_dispatch failed)", status: status)
                 break
             }
-            guard !handle.sink.events.isEmpty else { continue }
+            guard !handle.sink.events.isEmpty else {
+                // Every model v1 callback makes an event: a dispatch without one consumed a
+                // piece of a fragmented message, which libcpg keeps until the last piece.
+                self.deliveryNudge.fragmentRead()
+                continue
+            }
             for event in handle.sink.events {
                 switch event {
                 case .message(let message):
@@ -146,6 +152,7 @@ extension CPGGroup {
                     break  // put in by the group itself, never by libcpg
                 }
                 batchBytes += event.approximateByteCount
+                self.deliveryNudge.eventRead(bytes: event.approximateByteCount)
                 self.readBatch.append(event)
             }
             handle.sink.events.removeAll(keepingCapacity: true)
@@ -182,6 +189,19 @@ extension CPGGroup {
             self.drainSendQueue()
         }
         return drained
+    }
+
+    /// Sends corosync a request it answers at once (`cpg_local_get`), so that its main loop wakes
+    /// and writes the events it queued for this client into the ring just emptied, instead of
+    /// after libqb's 50 ms job timeout (see ``DeliveryNudge``). Skipped while a fragmented send
+    /// holds the request channel: its own requests wake corosync.
+    private func nudgeCorosync() {
+        guard !self.largeSendInFlight, let handle = self.handle else { return }
+        self.corosyncNudges += 1
+        self.sendGate.withLock { _ in
+            // A failure here means the connection failed; the next dispatch reports it.
+            _ = try? handle.localNodeID()
+        }
     }
 
     /// Runs ``readReady()`` again soon on the actor's queue, once, if the source is still on.

@@ -4,7 +4,7 @@
  *
  * Usage:
  *   cpg-c-peer GROUP [--send N] [--size BYTES] [--expect N]
- *                    [--wait-members M] [--prefix TEXT]
+ *                    [--wait-members M] [--prefix TEXT] [--no-data]
  *
  * It joins GROUP and prints one line per event on stdout (line buffered):
  *
@@ -23,6 +23,8 @@
  *                   the ASCII text "<prefix><i>", padded with '.' up to
  *                   --size bytes when --size is larger than the text.
  * --prefix TEXT     default "c".
+ * --no-data         print "data=" empty in "message" lines (for large messages,
+ *                   whose hex would make lines of megabytes).
  * --expect N        once N messages have been delivered (from all senders,
  *                   including its own) and its own sends are done, it leaves
  *                   the group, finalizes and exits 0.  Nothing is printed
@@ -62,6 +64,7 @@ static unsigned long opt_size;
 static long opt_expect = -1; /* -1: not given */
 static unsigned long opt_wait_members;
 static const char *opt_prefix = "c";
+static bool opt_no_data;
 
 /* State, shared with the callbacks (which only run inside cpg_dispatch). */
 static unsigned long delivered;
@@ -74,7 +77,7 @@ static void usage(const char *why)
 {
 	fprintf(stderr, "cpg-c-peer: %s\n", why);
 	fprintf(stderr,
-		"usage: cpg-c-peer GROUP [--send N] [--size BYTES] [--expect N] "
+		"usage: cpg-c-peer GROUP [--send N] [--size BYTES] [--expect N] [--no-data] "
 		"[--wait-members M] [--prefix TEXT]\n");
 	exit(EXIT_USAGE);
 }
@@ -128,6 +131,8 @@ static void parse_args(int argc, char **argv)
 		} else if (strcmp(arg, "--wait-members") == 0) {
 			opt_wait_members = parse_count(arg, value);
 			i++;
+		} else if (strcmp(arg, "--no-data") == 0) {
+			opt_no_data = true;
 		} else if (strcmp(arg, "--prefix") == 0) {
 			if (value == NULL)
 				usage("--prefix needs a value");
@@ -172,6 +177,13 @@ static void on_deliver(cpg_handle_t handle, const struct cpg_name *group_name,
 	if (quiet)
 		return;
 
+	if (opt_no_data) {
+		printf("message nodeid=%" PRIu32 " pid=%" PRIu32 " size=%zu data=\n", nodeid, pid, msg_len);
+		delivered++;
+		if (expect_done())
+			quiet = true;
+		return;
+	}
 	hex = malloc(msg_len * 2 + 1);
 	if (hex == NULL) {
 		fprintf(stderr, "cpg-c-peer: out of memory\n");
