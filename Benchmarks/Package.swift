@@ -10,12 +10,13 @@ let package = Package(
     dependencies: [
         .package(name: "swift-cpg", path: ".."),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
     ],
     targets: [
         // The raw-C libcpg baseline (corosync's cpgbench pipeline and friends), callable from Swift.
         .target(
             name: "CPGBaseline",
-            linkerSettings: [.linkedLibrary("cpg"), .linkedLibrary("pthread")]
+            linkerSettings: [.linkedLibrary("cpg"), .linkedLibrary("cmap"), .linkedLibrary("pthread")]
         ),
         // A plain-C member for child processes: sender, echo peer, stalled receiver.
         .executableTarget(
@@ -32,6 +33,8 @@ let package = Package(
                 .product(name: "CPG", package: "swift-cpg"),
                 // A private corosync to stop with SIGSTOP for the flow-control measurement.
                 .product(name: "CPGTesting", package: "swift-cpg"),
+                // Counts the sends that waited for corosync's flow control (a group metric).
+                .product(name: "CoreMetrics", package: "swift-metrics"),
                 "CPGBaseline",
                 "CAllocationCounter",
             ],

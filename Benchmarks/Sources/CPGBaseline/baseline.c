@@ -110,10 +110,30 @@ uint64_t cpg_baseline_context_switches(void)
 	return (uint64_t)usage.ru_nvcsw + (uint64_t)usage.ru_nivcsw;
 }
 
+static _Atomic int watched_daemon;
+
+void cpg_baseline_watch_daemon(int pid)
+{
+	atomic_store(&watched_daemon, pid);
+}
+
+void cpg_baseline_daemon_counters(cpg_baseline_stats *out, int sign)
+{
+	int pid = atomic_load(&watched_daemon);
+	uint64_t tokens = 0, packets = 0;
+
+	if (pid <= 0 || cpg_baseline_totem_counters(&tokens, &packets) != CS_OK)
+		return;
+	out->daemon_cpu_seconds += sign * cpg_baseline_process_cpu_seconds(pid);
+	out->token_rotations += sign * tokens;
+	out->packets_sent += sign * packets;
+}
+
 static void stats_begin(cpg_baseline_stats *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->status = CPG_BASELINE_OK;
+	cpg_baseline_daemon_counters(out, -1);
 	cpg_baseline_cpu_seconds(&out->user_seconds, &out->system_seconds);
 	out->context_switches = cpg_baseline_context_switches();
 }
@@ -126,6 +146,7 @@ static void stats_end(cpg_baseline_stats *out)
 	out->user_seconds = user - out->user_seconds;
 	out->system_seconds = system - out->system_seconds;
 	out->context_switches = cpg_baseline_context_switches() - out->context_switches;
+	cpg_baseline_daemon_counters(out, 1);
 }
 
 static void put_u64(unsigned char *p, uint64_t v)

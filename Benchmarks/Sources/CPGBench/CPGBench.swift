@@ -55,7 +55,10 @@ struct CPGBench {
                     result = try await scenarios.swiftReceive(size: size, count: count, eventBufferBytes: bufferBytes)
                 case "c-receive": result = try await scenarios.cReceive(size: size, count: count)
                 case "c-receive-poll": result = try await scenarios.cReceive(size: size, count: count, pollLoop: true)
-                case "c-throughput": result = try await scenarios.cThroughput(size: size, count: count, senders: senders)
+                case "c-throughput":
+                    result = try await DaemonCost.watchingLocalDaemon {
+                        try await scenarios.cThroughput(size: size, count: count, senders: senders)
+                    }
                 case "receive-after-small":
                     // The (b) allocator rows: 64 B and 1 KiB receive runs first, as in the table's own
                     // sequence, then the measured one; the result goes to stdout for the parent.
@@ -73,13 +76,25 @@ struct CPGBench {
                     (result, rtts) = try await scenarios.swiftPing(size: size, count: count, warmup: 500, echo: senders == 1 ? .c : .swift)
                     rtts.sort()
                     log("p50 \(Double(rtts[rtts.count / 2]) / 1000) µs, p99 \(Double(rtts[rtts.count * 99 / 100]) / 1000) µs")
-                default: result = try await scenarios.swiftThroughput(size: size, count: count, senders: senders)
+                default:
+                    result = try await DaemonCost.watchingLocalDaemon {
+                        try await scenarios.swiftThroughput(size: size, count: count, senders: senders)
+                    }
                 }
                 if traceSites { allocation_tracing_stop(2, Double(result.messages), 30) }
                 log(
                     "\(rate(result)) msg/s, \(fmt(result.cpuMicrosecondsPerMessage)) µs CPU and "
                         + "\(fmt(result.contextSwitchesPerMessage)) context switches per message"
                 )
+                if let daemon = result.daemon {
+                    let pushedBack = result.sendsPushedBack ?? result.tryAgain ?? 0
+                    log(
+                        "corosync: \(fmt(daemon.cpuSeconds / Double(result.messages) * 1e6)) µs CPU per message, "
+                            + "\(fmt(Double(result.messages) / Double(max(daemon.tokenRotations, 1)))) messages and "
+                            + "\(fmt(Double(daemon.packets) / Double(max(daemon.tokenRotations, 1)))) packets per token "
+                            + "rotation; \(fmt(Double(pushedBack) * 1000 / Double(result.messages))) push-backs per 1,000 messages"
+                    )
+                }
             default:
                 let options = try Options(arguments)
                 try await Runner(options: options).run()
@@ -187,9 +202,11 @@ struct Runner {
             let count = item.count / self.scale
             var swiftRuns: [RunResult] = []
             var cRuns: [RunResult] = []
-            for _ in 0..<self.options.repetitions {
-                cRuns.append(try await self.scenarios.cThroughput(size: item.size, count: count, senders: item.senders))
-                swiftRuns.append(try await self.scenarios.swiftThroughput(size: item.size, count: count, senders: item.senders))
+            try await DaemonCost.watchingLocalDaemon {
+                for _ in 0..<self.options.repetitions {
+                    cRuns.append(try await self.scenarios.cThroughput(size: item.size, count: count, senders: item.senders))
+                    swiftRuns.append(try await self.scenarios.swiftThroughput(size: item.size, count: count, senders: item.senders))
+                }
             }
             let swift = RunResult.median(swiftRuns)
             let c = RunResult.median(cRuns)
@@ -203,6 +220,7 @@ struct Runner {
                 c: fmt(c.contextSwitchesPerMessage),
                 ratio: swift.contextSwitchesPerMessage / c.contextSwitchesPerMessage
             )
+            Self.addDaemonRows(scenario, swift: swift, c: c, &report)
         }
         report.note(
             "(a) Median of \(self.options.repetitions) runs each, C and Swift alternating, one group per run. "
@@ -211,7 +229,34 @@ struct Runner {
                 + "Swift: `send` from 1 or 4 tasks, one task iterating `messages`. CPU is the whole process's. "
                 + "1 MiB is above corosync's atomic size: libcpg fragments it and, on CS_ERR_TRY_AGAIN between "
                 + "fragments, sleeps 10 ms (printing \"sleep. counter=N\" on stderr), which makes that row noisy "
-                + "for both sides."
+                + "for both sides. The corosync rows count the daemon over the same span: its CPU (/proc/PID/stat) "
+                + "and its totem counters (cmap stats.srp.orf_token_rx and mcast_tx). Corosync shares the cores: "
+                + "the fewer messages each token rotation carries, the more CPU it spends per message. "
+                + "Push-backs: sends that waited for flow control (Swift, the `cpg.flow_control.waits` metric) and "
+                + "CS_ERR_TRY_AGAIN answers (C)."
+        )
+    }
+
+    /// The rows of what corosync spent on the same messages, and how often it pushed back.
+    private static func addDaemonRows(_ scenario: String, swift: RunResult, c: RunResult, _ report: inout Report) {
+        if let swiftDaemon = swift.daemon, let cDaemon = c.daemon {
+            let swiftCPU = swiftDaemon.cpuSeconds / Double(swift.messages) * 1e6
+            let cCPU = cDaemon.cpuSeconds / Double(c.messages) * 1e6
+            report.add(scenario, "corosync CPU µs per message (the daemon, same span)", swift: fmt(swiftCPU), c: fmt(cCPU), ratio: swiftCPU / cCPU)
+            func batching(_ run: RunResult, _ daemon: DaemonCost) -> (Double, String) {
+                let rotations = Double(max(daemon.tokenRotations, 1))
+                let messages = Double(run.messages) / rotations
+                return (messages, "\(fmt(messages)) (\(fmt(Double(daemon.packets) / rotations)))")
+            }
+            let (swiftBatch, swiftText) = batching(swift, swiftDaemon)
+            let (cBatch, cText) = batching(c, cDaemon)
+            report.add(scenario, "messages (packets) per totem token rotation", swift: swiftText, c: cText, ratio: swiftBatch / cBatch)
+        }
+        report.add(
+            scenario,
+            "sends pushed back per 1,000 messages (Swift: sends that waited for flow control; C: CS_ERR_TRY_AGAIN answers)",
+            swift: fmt(Double(swift.sendsPushedBack ?? 0) * 1000 / Double(swift.messages)),
+            c: fmt(Double(c.tryAgain ?? 0) * 1000 / Double(c.messages))
         )
     }
 
@@ -431,7 +476,7 @@ struct Runner {
     }
 
     private func receiveOnly(_ report: inout Report) async throws {
-        for (size, baseCount) in [(64, 100_000), (1024, 100_000), (65536, 5000)] {
+        for (size, baseCount) in [(64, 100_000), (1024, 100_000), (65536, 5000), (1_048_576, 1000)] {
             let count = baseCount / self.scale
             var swiftRuns: [RunResult] = []
             var cRuns: [RunResult] = []
@@ -504,7 +549,11 @@ struct Runner {
                 + "checks every payload and each sender's sequence. The last rows run the Swift receiver in a "
                 + "child process (`cpg-bench profile receive-after-small`) that first receives 64 B and 1 KiB "
                 + "messages, as this process did before its 64 KiB row, once with glibc's defaults and once with "
-                + "a 64 MiB `top_pad` (median of the runs, alternating): see FlowControlAndBackpressure, Sizing."
+                + "a 64 MiB `top_pad` (median of the runs, alternating): see FlowControlAndBackpressure, Sizing. "
+                + "1 MiB is above corosync's atomic size: each message comes in two pieces that libcpg reassembles, "
+                + "and only one piece fits corosync's 1 MiB event ring at a time. Once corosync queues events behind "
+                + "a full ring and its sender is done, only a request wakes its libqb loop before a 50 ms job timeout: "
+                + "the Swift reader sends one after emptying the ring (DeliveryNudge); the C poll loop does not."
         )
     }
 

@@ -41,12 +41,15 @@ struct Scenarios: Sendable {
     ) async throws -> RunResult {
         var configuration = CPGConfiguration()
         configuration.networkNamespace = networkNamespace
+        let pushBacks = PushBackCounter()
+        configuration.metricsFactory = pushBacks
         self.applyOverrides(&configuration)
         let group = try await CPGGroup.join(name, configuration: configuration)
         if members > 1 { try await self.waitForMembers(group, members, seconds: 60) }
         let me = group.localMember
         let messages = group.messages
         let payload = benchPayload(size: size)
+        var daemon = DaemonCost.Span.begin()
         if countAllocations { allocation_counter_start() }
         let cpuBefore = CPUTime.now()
         let start = nowNanoseconds()
@@ -70,9 +73,12 @@ struct Scenarios: Sendable {
         let end = try await lastDelivery
         let cpu = CPUTime.now() - cpuBefore
         let allocations = countAllocations ? Int(allocation_counter_stop().allocations) : nil
+        let daemonCost = daemon.end()
         try await group.leave()
         var result = RunResult(wall: Double(end - start) / 1e9, cpu: cpu, messages: count, bytes: count * size)
         result.allocations = allocations
+        result.daemon = daemonCost
+        result.sendsPushedBack = pushBacks.count
         return result
     }
 

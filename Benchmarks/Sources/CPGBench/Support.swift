@@ -58,6 +58,10 @@ struct RunResult: Sendable {
     /// errors summed.
     var peerMessages: Int? = nil
     var peerErrors: Int = 0
+    /// What the local corosync spent over the run, while one is watched (one-node throughput).
+    var daemon: DaemonCost? = nil
+    /// Swift: the sends that waited for corosync's flow control (`cpg.flow_control.waits`).
+    var sendsPushedBack: Int? = nil
 
     var messagesPerSecond: Double { Double(self.messages) / self.wall }
     var cpuMicrosecondsPerMessage: Double { self.cpu / Double(self.messages) * 1e6 }
@@ -87,6 +91,7 @@ struct RunResult: Sendable {
             tryAgain: Int(stats.try_again)
         )
         self.contextSwitches = Int(stats.context_switches)
+        self.daemon = DaemonCost(stats)
     }
 
     /// The run with the median wall time.

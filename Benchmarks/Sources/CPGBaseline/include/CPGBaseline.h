@@ -44,6 +44,13 @@ typedef struct cpg_baseline_stats {
 	uint64_t context_switches;
 	/* cs_error_t of the first failure, CPG_BASELINE_OK if none. */
 	int status;
+	/*
+	 * What the watched corosync spent over the same span (see cpg_baseline_watch_daemon):
+	 * CPU seconds, totem token rotations and multicast packets; all 0 when none is watched.
+	 */
+	double daemon_cpu_seconds;
+	uint64_t token_rotations;
+	uint64_t packets_sent;
 } cpg_baseline_stats;
 
 /*
@@ -160,6 +167,27 @@ void cpg_baseline_cpu_seconds(double *user, double *system);
 
 /* getrusage(RUSAGE_SELF): voluntary + involuntary context switches of the whole process. */
 uint64_t cpg_baseline_context_switches(void);
+
+/*
+ * From now on every run's stats also count what corosync `pid` spends (0: none). It must be the
+ * daemon the run's thread talks to (cmap connects like cpg): the one of this namespace.
+ */
+void cpg_baseline_watch_daemon(int pid);
+
+/*
+ * Subtracts (sign -1, at the start of a span) or adds (sign 1, at its end) the watched daemon's
+ * counters now into out's daemon fields; does nothing while none is watched.
+ */
+void cpg_baseline_daemon_counters(cpg_baseline_stats *out, int sign);
+
+/*
+ * The totem counters of the corosync this process talks to (cmap, stats.srp.*): token rotations
+ * received (orf_token_rx) and multicast packets sent (mcast_tx). Returns a cs_error_t.
+ */
+int cpg_baseline_totem_counters(uint64_t *token_rotations, uint64_t *packets_sent);
+
+/* CPU seconds (user + system) process `pid` has used so far (/proc/PID/stat); -1 if unknown. */
+double cpg_baseline_process_cpu_seconds(int pid);
 
 /* This process's peak resident set (VmHWM) and current one (VmRSS), in KiB; -1 if unknown. */
 long cpg_baseline_peak_rss_kib(void);
