@@ -121,10 +121,12 @@ void cpg_baseline_daemon_counters(cpg_baseline_stats *out, int sign)
 {
 	int pid = atomic_load(&watched_daemon);
 	uint64_t tokens = 0, packets = 0;
+	double cpu;
 
-	if (pid <= 0 || cpg_baseline_totem_counters(&tokens, &packets) != CS_OK)
+	if (pid <= 0 || (cpu = cpg_baseline_process_cpu_seconds(pid)) < 0 ||
+	    cpg_baseline_totem_counters(&tokens, &packets) != CS_OK)
 		return;
-	out->daemon_cpu_seconds += sign * cpg_baseline_process_cpu_seconds(pid);
+	out->daemon_cpu_seconds += sign * cpu;
 	out->token_rotations += sign * tokens;
 	out->packets_sent += sign * packets;
 }
