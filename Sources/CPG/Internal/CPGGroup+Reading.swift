@@ -151,8 +151,9 @@ extension CPGGroup {
                 case .disconnected, .reconnected:
                     break  // put in by the group itself, never by libcpg
                 }
-                batchBytes += event.approximateByteCount
-                self.deliveryNudge.eventRead(bytes: event.approximateByteCount)
+                let bytes = event.approximateByteCount
+                batchBytes += bytes
+                self.deliveryNudge.eventRead(bytes: bytes)
                 self.readBatch.append(event)
             }
             handle.sink.events.removeAll(keepingCapacity: true)
