@@ -41,6 +41,9 @@ struct CPGBench {
                 if let value = getenv("CPG_BENCH_READER_LINGER_US").flatMap({ Int(String(cString: $0)) }) {
                     scenarios.readerLingerOverride = .microseconds(value)
                 }
+                if let value = getenv("CPG_BENCH_EVENT_BUFFER_BYTES").flatMap({ Int(String(cString: $0)) }) {
+                    scenarios.eventBufferBytesOverride = value
+                }
                 let size = Int(arguments[3]) ?? 64
                 let count = Int(arguments[4]) ?? 10_000
                 let senders = Int(arguments[5]) ?? 1

@@ -21,6 +21,8 @@ struct Scenarios: Sendable {
     /// A `readerLinger` for every Swift group, replacing the scenario's own (only `cpg-bench
     /// profile` sets it, from `CPG_BENCH_READER_LINGER_US`; the table's runs never do).
     var readerLingerOverride: Duration?
+    /// The Swift group's eventBufferBytes in profile runs (`CPG_BENCH_EVENT_BUFFER_BYTES`).
+    var eventBufferBytesOverride: Int?
 
     // MARK: (a) throughput: send, and see every own message delivered back
 
@@ -484,5 +486,6 @@ struct Scenarios: Sendable {
     /// Applies ``readerLingerOverride``, if any.
     private func applyOverrides(_ configuration: inout CPGConfiguration) {
         if let linger = self.readerLingerOverride { configuration.readerLinger = linger }
+        if let bytes = self.eventBufferBytesOverride { configuration.eventBufferBytes = bytes }
     }
 }
