@@ -97,6 +97,34 @@ struct EventLogStateMachineTests {
         #expect(machine.count == 0)
     }
 
+    @Test("an event is freed once the last subscriber moves past it, and the producer resumes then")
+    func freedByTheLastReader() {
+        var machine = Machine(limits: .init(events: 4, bytes: 1 << 20))
+        let first = machine.subscribe(kinds: .all)
+        let second = machine.subscribe(kinds: .all)
+        for index in 1...3 { _ = machine.append(message(UInt64(index))) }
+        #expect(machine.append(message(4)).pauseProducer)
+        // The leader moving on frees nothing: the other still needs every event.
+        for index in 1...4 {
+            let action = machine.poll(first)
+            #expect(action.event == message(UInt64(index)))
+            #expect(!action.resumesProducer)
+            #expect(machine.count == 4)
+        }
+        // The laggard frees one event per poll; at half the limit the producer resumes.
+        #expect(machine.poll(second).event == message(1))
+        #expect(machine.count == 3)
+        let atHalf = machine.poll(second)
+        #expect(atHalf.event == message(2))
+        #expect(atHalf.resumesProducer)
+        #expect(machine.count == 2)
+        #expect(machine.poll(first).isEmpty)
+        #expect(machine.count == 2)
+        #expect(machine.poll(second).event == message(3))
+        #expect(machine.poll(second).event == message(4))
+        #expect(machine.count == 0)
+    }
+
     @Test("unsubscribing a lagging subscriber frees the log and resumes the producer")
     func unsubscribeFrees() {
         var machine = Machine(limits: .init(events: 2, bytes: 1 << 20))

@@ -105,6 +105,51 @@ struct FlowControlTests {
         }
     }
 
+    @Test("small sends to a stopped daemon suspend once its socket backs up, instead of spinning in libqb; all arrive in order")
+    func smallSendsSuspendWhileNotificationsBackUp() async throws {
+        // 64-byte messages: libqb's request ring (1 MiB) would take thousands of them, but each
+        // also puts one byte on the connection's socket, whose buffer holds about 280. libqb
+        // retries that byte in a loop while the socket is full, so a send that reached libcpg
+        // would spin there (holding the group's queue: `queueing(of:)` below would never answer).
+        try await LocalCluster.withCluster(nodes: 1) { cluster in
+            let node = cluster.node(1)
+            var configuration = CPGConfiguration()
+            configuration.networkNamespace = node.namespacePath
+            let group = try await CPGGroup.join(uniqueGroupName(), configuration: configuration)
+            let messages = group.messages
+            try await cluster.pauseDaemon(node)
+
+            func payload(_ index: Int) -> [UInt8] {
+                let text = Array("small \(index) ".utf8)
+                return text + [UInt8](repeating: 0x2E, count: 64 - text.count)
+            }
+            var senders: [Task<Void, any Error>] = []
+            var queued = false
+            while !queued, senders.count < 2000 {
+                let next = payload(senders.count)
+                await group.watchQueueing(of: next)
+                senders.append(Task { try await group.send(next) })
+                queued = await group.queueing(of: next)
+            }
+            #expect(queued)
+            #expect(await group.flowControlRetries > 0)
+            // Pushed back with the socket about half full: well before libqb would find it full.
+            let accepted = senders.count - 1
+            #expect(accepted >= LibCPGHandle.notificationCheckInterval && accepted < 280, "accepted \(accepted)")
+
+            try await cluster.resumeDaemon(node)
+            for task in senders { try await task.value }
+            var next = 0
+            for try await message in messages {
+                #expect(message.payload == payload(next))
+                next += 1
+                if next == senders.count { break }
+            }
+            #expect(next == senders.count)
+            await group.close()
+        }
+    }
+
     @Test("a confirmed send returns the message's place in this member's delivery order")
     func confirmedSend() async throws {
         let group = try await CPGGroup.join(uniqueGroupName())

@@ -25,7 +25,7 @@ extension CPGGroup {
         let status: CPGStatus
         (outcome, status) = self.sendGate.withLock { gate in
             guard let handle = gate.fastPathHandle else { return (nil, .ok) }
-            let status = payload.withIOVecs { handle.multicast($0) }
+            let status = payload.withIOVecs { handle.multicastUnlessBacklogged($0) }
             return (gate.fastSendFinished(accepted: status == .ok, tryAgain: status == .tryAgain), status)
         }
         switch outcome {
@@ -221,7 +221,7 @@ extension CPGGroup {
     private func attempt(_ payload: SendPayload) -> Attempt {
         guard let handle = self.handle else { return .failed(CPGError(.closed, "the group was closed")) }
         let (status, ownIndex) = self.sendGate.withLock { gate in
-            let status = payload.withIOVecs { handle.multicast($0) }
+            let status = payload.withIOVecs { handle.multicastUnlessBacklogged($0) }
             return (status, status == .ok ? gate.ownMessageAccepted() : 0)
         }
         switch status {
@@ -356,8 +356,12 @@ extension CPGGroup {
     /// An own message came back: resolve the confirmation waiting for it.
     func ownMessageDelivered(_ message: CPGMessage) {
         var index = self.lastDeliveredOwnIndex + 1
-        while self.failedOwnIndices.remove(index) != nil { index += 1 }
+        // Checked first: hashing the index for every own message costs more than this test.
+        if !self.failedOwnIndices.isEmpty {
+            while self.failedOwnIndices.remove(index) != nil { index += 1 }
+        }
         self.lastDeliveredOwnIndex = index
+        guard !self.confirmations.isEmpty else { return }
         while let first = self.confirmations.first, first.ownIndex <= index {
             self.confirmations.removeFirst()
             if first.ownIndex == index {

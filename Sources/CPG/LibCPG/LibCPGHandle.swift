@@ -12,7 +12,7 @@ import Glibc
 // @unchecked Sendable: `handle` and `sink` are immutable references, and libcpg guards every call
 // with its own handle-database lock. Request-channel calls (sends, queries, leave) and
 // `finalize()` are made under the owning group's send lock (`CPGGroup.sendGate`), which
-// serialises them and so also `isFinalized`; the one exception is a blocking fragmented send,
+// serialises them and so also `isFinalized` and the notification check's state; the one exception is a blocking fragmented send,
 // which runs without that lock while the group holds every other request back and defers any
 // finalize until it returned. `dispatchOne()` runs only on the group's serial queue (libcpg keeps
 // the dispatch channel apart from the request channel, as corosync's own cpgbench relies on), and
@@ -22,6 +22,10 @@ final class LibCPGHandle: @unchecked Sendable {
     let handle: cpg_handle_t
     let sink: CallbackSink
     private var isFinalized = false
+    /// Accepted sends left before ``multicastUnlessBacklogged(_:)`` looks at the socket again.
+    private var sendsUntilNotificationCheck = 0
+    /// The connection's socket (`cpg_fd_get`) and half its send buffer, once looked up.
+    private var notificationSocket: (fd: Int32, limit: Int)?
 
     private init(handle: cpg_handle_t, sink: CallbackSink) {
         self.handle = handle
@@ -156,6 +160,51 @@ final class LibCPGHandle: @unchecked Sendable {
     /// Above the atomic size libcpg fragments the message and blocks, sleeping between retries.
     func multicast(_ buffers: UnsafeBufferPointer<iovec>) -> CPGStatus {
         CPGStatus(cpg_mcast_joined(self.handle, CPG_TYPE_AGREED, buffers.baseAddress, UInt32(buffers.count)))
+    }
+
+    /// Sends one message of at most the atomic size like ``multicast(_:)``, but answers
+    /// `CS_ERR_TRY_AGAIN` itself, without calling libcpg, while corosync lags behind in reading
+    /// this connection's request notifications.
+    ///
+    /// With shared-memory IPC (corosync's), libqb follows every request it puts in the ring with
+    /// one byte on the connection's socket, and when that socket's buffer is full (corosync busy
+    /// or stopped, about 280 unread requests) it retries `send()` in a loop until there is room:
+    /// a spinning core, with the send lock held. So every ``notificationCheckInterval`` accepted
+    /// sends this looks at the bytes still queued on the socket (`TIOCOUTQ`) and pushes back
+    /// once they exceed half its buffer: the group then waits as it does for corosync's own flow
+    /// control. Only the send lock's holder calls this (see the type's comment).
+    func multicastUnlessBacklogged(_ buffers: UnsafeBufferPointer<iovec>) -> CPGStatus {
+        if self.sendsUntilNotificationCheck <= 0 {
+            if self.notificationsBacklogged() { return .tryAgain }
+            self.sendsUntilNotificationCheck = Self.notificationCheckInterval
+        }
+        let status = self.multicast(buffers)
+        if status == .ok { self.sendsUntilNotificationCheck -= 1 }
+        return status
+    }
+
+    /// Accepted sends between two looks at the notification socket: far fewer than the half of
+    /// its buffer that stays free, so libqb never finds it full in between.
+    static let notificationCheckInterval = 16
+
+    /// Whether more than half of the request socket's send buffer waits for corosync to read it.
+    private func notificationsBacklogged() -> Bool {
+        if self.notificationSocket == nil {
+            var fd: Int32 = -1
+            guard cpg_fd_get(self.handle, &fd) == CS_OK, fd >= 0 else { return false }
+            var bufferBytes: Int32 = 0
+            var length = socklen_t(MemoryLayout<Int32>.size)
+            guard getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufferBytes, &length) == 0, bufferBytes > 0 else {
+                return false
+            }
+            self.notificationSocket = (fd, Int(bufferBytes) / 2)
+        }
+        guard let (fd, limit) = self.notificationSocket else { return false }
+        var queued: Int32 = 0
+        // For a Unix stream socket TIOCOUTQ (SIOCOUTQ) counts the memory of the unread
+        // buffers, in the units of SO_SNDBUF.
+        guard withUnsafeMutablePointer(to: &queued, { ioctl(fd, UInt(TIOCOUTQ), $0) }) == 0 else { return false }
+        return Int(queued) > limit
     }
 
     /// Dispatches at most one event without blocking (`cpg_dispatch(CS_DISPATCH_ONE_NONBLOCKING)`).

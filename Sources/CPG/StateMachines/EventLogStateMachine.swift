@@ -180,17 +180,29 @@ struct EventLogStateMachine<Waiter> {
 
     /// A consumer asks for its next event without waiting.
     mutating func poll(_ id: SubscriberID) -> PollAction {
-        guard var subscriber = self.subscribers[id] else { return .ready(.end(nil), resumeProducer: false) }
-        while subscriber.cursor < self.endSequence {
-            let event = self.entries[Int(subscriber.cursor - self.firstSequence)]
-            subscriber.cursor += 1
-            if subscriber.kinds.contains(event.kind) {
-                self.subscribers[id] = subscriber
-                return .ready(.event(event), resumeProducer: self.trimAndCheckResume())
+        // One hash lookup per poll: the subscriber is read and moved on in place.
+        guard let slot = self.subscribers.index(forKey: id) else {
+            return .ready(.end(nil), resumeProducer: false)
+        }
+        let start = self.subscribers.values[slot].cursor
+        let kinds = self.subscribers.values[slot].kinds
+        let end = self.endSequence
+        var cursor = start
+        var found: CPGEvent?
+        while cursor < end {
+            let event = self.entries[Int(cursor - self.firstSequence)]
+            cursor += 1
+            if kinds.contains(event.kind) {
+                found = event
+                break
             }
         }
-        self.subscribers[id] = subscriber
-        let resume = self.trimAndCheckResume()
+        self.subscribers.values[slot].cursor = cursor
+        // Only a subscriber that held the oldest entry can free entries by moving on.
+        let resume = self.trimAndCheckResume(trimming: start == self.firstSequence && cursor != start)
+        if let found {
+            return .ready(.event(found), resumeProducer: resume)
+        }
         if case .ended(let error) = self.terminal {
             return .ready(.end(error), resumeProducer: resume)
         }
@@ -251,8 +263,8 @@ struct EventLogStateMachine<Waiter> {
         }
     }
 
-    private mutating func trimAndCheckResume() -> Bool {
-        self.trim()
+    private mutating func trimAndCheckResume(trimming: Bool = true) -> Bool {
+        if trimming { self.trim() }
         guard self.producerPaused,
             self.entries.count <= self.limits.events / 2,
             self.bytes <= self.limits.bytes / 2
