@@ -2,10 +2,14 @@
  * What the local corosync spends on a run: its totem counters (cmap) and its CPU (/proc).
  * See CPGBaseline.h.
  */
+#define _GNU_SOURCE
+
 #include "CPGBaseline.h"
 
 #include <corosync/cmap.h>
 
+#include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -46,4 +50,27 @@ double cpg_baseline_process_cpu_seconds(int pid)
 		return -1;
 	}
 	return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+}
+
+int cpg_baseline_pin_thread(int tid, int cpu, void *saved, int saved_size)
+{
+	cpu_set_t mask;
+	if (saved_size < (int)sizeof(cpu_set_t))
+		return -EINVAL;
+	if (sched_getaffinity(tid, sizeof(cpu_set_t), (cpu_set_t *)saved) != 0)
+		return -errno;
+	CPU_ZERO(&mask);
+	CPU_SET(cpu, &mask);
+	if (sched_setaffinity(tid, sizeof(mask), &mask) != 0)
+		return -errno;
+	return 0;
+}
+
+int cpg_baseline_restore_thread(int tid, const void *saved, int saved_size)
+{
+	if (saved_size < (int)sizeof(cpu_set_t))
+		return -EINVAL;
+	if (sched_setaffinity(tid, sizeof(cpu_set_t), (const cpu_set_t *)saved) != 0)
+		return -errno;
+	return 0;
 }

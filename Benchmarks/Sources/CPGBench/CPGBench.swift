@@ -85,6 +85,10 @@ struct CPGBench {
                     }
                 }
                 if traceSites { allocation_tracing_stop(2, Double(result.messages), 30) }
+                if getenv("CPG_BENCH_EMIT_RESULT") != nil {
+                    // For a parent that runs this as a child (the pinned rows of (a)).
+                    emit("result \(result.wall) \(result.cpu) \(result.messages) \(result.contextSwitches)")
+                }
                 log(
                     "\(rate(result)) msg/s, \(fmt(result.cpuMicrosecondsPerMessage)) µs CPU and "
                         + "\(fmt(result.contextSwitchesPerMessage)) context switches per message"
@@ -171,6 +175,7 @@ struct Runner {
         let sections = self.options.sections
         if sections.contains("a") {
             try await self.throughput(&report)
+            try await self.pinnedThroughput(&report)
             try await self.threeNodeThroughput(&report)
         }
         if sections.contains("b") { try await self.receiveOnly(&report) }
@@ -238,6 +243,62 @@ struct Runner {
                 + "Push-backs: sends that waited for flow control (Swift, the `cpg.flow_control.waits` metric) and "
                 + "CS_ERR_TRY_AGAIN answers (C)."
         )
+    }
+
+    /// (a) with corosync on CPU 0 and the client on CPU 1: each side has a core of its own, so the
+    /// client's cost per message is not mixed with the daemon's (the rows above share two cores
+    /// and vary by 1.5× from run to run). Each run is a child (`cpg-bench profile`) started with
+    /// `taskset -c 1`; corosync's threads get CPU 0 for these rows and their own mask back after.
+    private func pinnedThroughput(_ report: inout Report) async throws {
+        guard sysconf(Int32(_SC_NPROCESSORS_ONLN)) >= 2, let daemon = corosyncPIDsInThisNamespace().first else {
+            report.note("(a) pinned: skipped (needs 2 CPUs and a corosync in this namespace).")
+            return
+        }
+        let pinning = try CPUPinning(process: daemon, cpu: 0)
+        defer { pinning.restore() }
+        let cases: [(size: Int, count: Int)] = [(64, 100_000), (1024, 100_000)]
+        for item in cases {
+            let count = item.count / self.scale
+            var swiftRuns: [RunResult] = []
+            var cRuns: [RunResult] = []
+            for _ in 0..<self.options.repetitions {
+                cRuns.append(try await self.pinnedRun("c-throughput", size: item.size, count: count))
+                swiftRuns.append(try await self.pinnedRun("throughput", size: item.size, count: count))
+            }
+            let swift = RunResult.median(swiftRuns)
+            let c = RunResult.median(cRuns)
+            let scenario = "(a) pinned (corosync on CPU 0, client on CPU 1): throughput \(sizeText(item.size)), 1 sender, \(fmtCount(count)) msgs"
+            log("\(scenario): Swift \(rate(swift)) \(fmt(swift.cpuMicrosecondsPerMessage)) µs, C \(rate(c)) \(fmt(c.cpuMicrosecondsPerMessage)) µs")
+            report.addThroughput(scenario, swift: swift, c: c)
+            func span(_ runs: [RunResult]) -> String {
+                let rates = runs.map(\.messagesPerSecond)
+                return "\(fmtCount(Int(rates.min() ?? 0))) – \(fmtCount(Int(rates.max() ?? 0)))"
+            }
+            report.add(scenario, "messages/s, slowest – fastest of the \(self.options.repetitions) runs", swift: span(swiftRuns), c: span(cRuns))
+        }
+        report.note(
+            "(a) pinned: the same one-node runs as above, each in a child process (`taskset -c 1 cpg-bench "
+                + "profile throughput|c-throughput SIZE COUNT 1`) while every thread of the root namespace's "
+                + "corosync is bound to CPU 0 (its own affinity is restored afterwards). The client's threads "
+                + "(C: sender and dispatch thread; Swift: sender task, the group's queue, the consuming task) share "
+                + "CPU 1, so its CPU per message is its own cost, not what it took from corosync's core. On one "
+                + "core the C sender's immediate retries of CS_ERR_TRY_AGAIN take the CPU from its own dispatch "
+                + "thread, which corosync waits for: at 1 KiB it retries hundreds of times per message."
+        )
+    }
+
+    /// One `cpg-bench profile MODE SIZE COUNT 1` child on CPU 1; its result line.
+    private func pinnedRun(_ mode: String, size: Int, count: Int) async throws -> RunResult {
+        let child = try Peer.spawn(
+            ["env", "CPG_BENCH_EMIT_RESULT=1", "taskset", "-c", "1", self.options.selfPath, "profile", mode, "\(size)", "\(count)", "1"]
+        )
+        let fields = try await child.expectLine(startingWith: "result ").split(separator: " ").dropFirst()
+        let status = await child.waitForExit()
+        let values = fields.compactMap { Double($0) }
+        guard status == 0, values.count == 4 else { throw BenchError("pinned \(mode) failed (status \(status))") }
+        var result = RunResult(wall: values[0], cpu: values[1], messages: Int(values[2]), bytes: Int(values[2]) * size)
+        result.contextSwitches = Int(values[3])
+        return result
     }
 
     /// The rows of what corosync spent on the same messages, and how often it pushed back.

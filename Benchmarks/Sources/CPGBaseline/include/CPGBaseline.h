@@ -175,6 +175,16 @@ uint64_t cpg_baseline_context_switches(void);
 void cpg_baseline_watch_daemon(int pid);
 
 /*
+ * Binds thread `tid` (of any process) to `cpu`, saving its former mask in `saved`
+ * (`saved_size` bytes, at least CPG_BASELINE_CPU_MASK_BYTES); 0 or -errno.
+ */
+#define CPG_BASELINE_CPU_MASK_BYTES 128
+int cpg_baseline_pin_thread(int tid, int cpu, void *saved, int saved_size);
+
+/* Gives thread `tid` the mask saved by cpg_baseline_pin_thread back; 0 or -errno. */
+int cpg_baseline_restore_thread(int tid, const void *saved, int saved_size);
+
+/*
  * Subtracts (sign -1, at the start of a span) or adds (sign 1, at its end) the watched daemon's
  * counters now into out's daemon fields; does nothing while none is watched.
  */
