@@ -16,8 +16,8 @@ public struct CPGEventSequence<Element: Sendable>: AsyncSequence, Sendable {
     /// Iteration throws only ``CPGError`` (a cancelled consumer ends with `nil`, not an error).
     public typealias Failure = CPGError
 
-    let subscription: EventSubscription
-    let extract: @Sendable (CPGEvent) -> Element?
+    @usableFromInline let subscription: EventSubscription
+    @usableFromInline let extract: @Sendable (CPGEvent) -> Element?
 
     init(_ subscription: EventSubscription, extract: @escaping @Sendable (CPGEvent) -> Element?) {
         self.subscription = subscription
@@ -25,31 +25,41 @@ public struct CPGEventSequence<Element: Sendable>: AsyncSequence, Sendable {
     }
 
     /// Creates the iterator.
+    @inlinable
     public func makeAsyncIterator() -> AsyncIterator {
         AsyncIterator(subscription: self.subscription, extract: self.extract)
     }
 
     /// Iterates a ``CPGEventSequence``.
+    ///
+    /// Its methods are inlinable so that each consumer's module specializes them for its element
+    /// type: the generic versions look up type metadata at run time for every event. It holds no
+    /// events of its own (each one stays in the group's log until returned), so a subscription
+    /// iterated again after a `break` goes on where the last iteration stopped.
     public struct AsyncIterator: AsyncIteratorProtocol {
-        let subscription: EventSubscription
-        let extract: @Sendable (CPGEvent) -> Element?
+        @usableFromInline let subscription: EventSubscription
+        @usableFromInline let extract: @Sendable (CPGEvent) -> Element?
+
+        @usableFromInline
+        init(subscription: EventSubscription, extract: @escaping @Sendable (CPGEvent) -> Element?) {
+            self.subscription = subscription
+            self.extract = extract
+        }
 
         /// The next event, `nil` at the end, or the error that ended the group.
+        @inlinable
         public mutating func next() async throws(CPGError) -> Element? {
-            try await Self.next(self.subscription, self.extract)
+            while let event = try await self.subscription.next() {
+                if let element = self.extract(event) { return element }
+            }
+            return nil
         }
 
         /// The next event, `nil` at the end, or the error that ended the group.
+        @inlinable
         public mutating func next(isolation actor: isolated (any Actor)?) async throws(CPGError) -> Element? {
-            try await Self.next(self.subscription, self.extract)
-        }
-
-        private static func next(
-            _ subscription: EventSubscription,
-            _ extract: @Sendable (CPGEvent) -> Element?
-        ) async throws(CPGError) -> Element? {
-            while let event = try await subscription.next() {
-                if let element = extract(event) { return element }
+            while let event = try await self.subscription.next() {
+                if let element = self.extract(event) { return element }
             }
             return nil
         }

@@ -59,9 +59,6 @@ public actor CPGGroup {
     var source: (any DispatchSourceRead)?
     /// Whether the source is resumed (it starts suspended; resume and suspend must balance).
     var sourceResumed = false
-    /// The events of one firing of the source, appended to the log together (kept for its
-    /// capacity).
-    var readBatch: [CPGEvent] = []
     /// The fd the source watches (`cpg_fd_get`), for a reader that lingers on it.
     var readerFD: Int32?
     /// Whether a ``readReady()`` is scheduled on the queue besides the source's firings.

@@ -204,4 +204,28 @@ struct EventLogStateMachineTests {
         #expect(seenMessages == produced.filter { if case .message = $0 { return true } else { return false } })
         #expect(machine.count == 0)
     }
+
+    @Test("many subscriptions, some ended in between: each keeps its own cursor and ended ones read the end")
+    func manySubscriptionsWithGaps() {
+        var machine = Machine(limits: .init(events: 1000, bytes: 1 << 20))
+        let ids = (0..<50).map { _ in machine.subscribe(kinds: .all) }
+        _ = machine.append(contentsOf: (1...3).map { message($0) })
+        let ended = Set(ids.filter { $0 % 3 == 1 })
+        for id in ended { _ = machine.unsubscribe(id) }
+        #expect(machine.subscriberCount == 50 - ended.count)
+        // Live subscriptions read every event in order, however many of them read before.
+        for (offset, id) in ids.enumerated() where !ended.contains(id) {
+            for index in 1...UInt64(1 + offset % 3) { #expect(machine.poll(id).event == message(index)) }
+        }
+        for id in ended {
+            guard case .ready(.end(nil), _) = machine.poll(id) else {
+                Issue.record("an ended subscription reads the end")
+                return
+            }
+        }
+        for id in ids where !ended.contains(id) {
+            while machine.poll(id).event != nil {}
+        }
+        #expect(machine.count == 0, "every live subscription passed every event")
+    }
 }

@@ -146,7 +146,9 @@ func offPool<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
 
 /// Checks benchmark payloads (layout of `CPGBaseline.h`) and each sender's sequence.
 struct SequenceChecker {
-    private var next: [UInt64: UInt64] = [:]
+    /// Each sender's next sequence number, found by a linear search as the C receiver does (a
+    /// dictionary would put two hash lookups per message on the Swift side only).
+    private var next: [(sender: UInt64, sequence: UInt64)] = []
     private(set) var errors = 0
 
     mutating func check(_ payload: [UInt8], senderKey: UInt64) {
@@ -157,9 +159,13 @@ struct SequenceChecker {
             self.errors += 1
             return
         }
-        let expected = self.next[senderKey, default: 0]
-        if seq != expected { self.errors += 1 }
-        self.next[senderKey] = seq + 1
+        guard let slot = self.next.firstIndex(where: { $0.sender == senderKey }) else {
+            if seq != 0 { self.errors += 1 }
+            self.next.append((senderKey, seq + 1))
+            return
+        }
+        if seq != self.next[slot].sequence { self.errors += 1 }
+        self.next[slot].sequence = seq + 1
     }
 }
 

@@ -108,27 +108,33 @@ extension CPGGroup {
         var failure: CPGError?
         var ownLeave = false
         var drained = false
-        defer { self.readBatch.removeAll(keepingCapacity: true) }
+        guard let handle = self.handle else { return false }
+        // The callbacks append to the sink's array and the batch goes to the log from there: no
+        // second array, and one copy of each event fewer.
+        let sink = handle.sink
+        var nudge = self.deliveryNudge
         dispatching: for _ in 0..<Self.dispatchBatch {
-            guard self.lifecycle.isReading, let handle = self.handle else { break }
+            guard self.lifecycle.isReading else { break }
+            let first = sink.events.count
             let status = handle.dispatchOne()
             if status == .tryAgain {
                 drained = true
-                if self.deliveryNudge.ringEmptied() == .nudge { self.nudgeCorosync() }
+                if nudge.ringEmptied() == .nudge { self.nudgeCorosync() }
                 break
             }
             guard status == .ok else {
                 failure = CPGError(.connectionLost, "the connection to corosync was lost (cpg_dispatch failed)", status: status)
                 break
             }
-            guard !handle.sink.events.isEmpty else {
+            guard sink.events.count > first else {
                 // Every model v1 callback makes an event: a dispatch without one consumed a
                 // piece of a fragmented message, which libcpg keeps until the last piece.
-                self.deliveryNudge.fragmentRead()
+                nudge.fragmentRead()
                 continue
             }
-            for event in handle.sink.events {
-                switch event {
+            for index in first..<sink.events.count {
+                let bytes = sink.events[index].approximateByteCount
+                switch sink.events[index] {
                 case .message(let message):
                     deliveredMessages += 1
                     deliveredBytes += message.payload.count
@@ -151,23 +157,23 @@ extension CPGGroup {
                 case .disconnected, .reconnected:
                     break  // put in by the group itself, never by libcpg
                 }
-                let bytes = event.approximateByteCount
                 batchBytes += bytes
-                self.deliveryNudge.eventRead(bytes: bytes)
-                self.readBatch.append(event)
+                nudge.eventRead(bytes: bytes)
             }
-            handle.sink.events.removeAll(keepingCapacity: true)
             if ownLeave { break }
-            if self.readBatch.count >= room.events || batchBytes >= room.bytes { break dispatching }
+            if sink.events.count >= room.events || batchBytes >= room.bytes { break dispatching }
         }
-        guard !self.readBatch.isEmpty || failure != nil else { return drained }
+        self.deliveryNudge = nudge
+        guard !sink.events.isEmpty || failure != nil else { return drained }
         defer {
             // Events may still wait in libqb's ring: read on until cpg_dispatch says it is empty
             // (the socket's readiness alone does not say so), after the queue's other work.
             if !drained { self.scheduleRead() }
         }
-        let pause = self.readBatch.isEmpty ? false : self.log.append(contentsOf: self.readBatch)
-        if !self.readBatch.isEmpty {
+        let hadEvents = !sink.events.isEmpty
+        let pause = hadEvents ? self.log.append(contentsOf: sink.events) : false
+        sink.events.removeAll(keepingCapacity: true)
+        if hadEvents {
             self.metrics.messagesDelivered.increment(by: Int64(deliveredMessages))
             self.metrics.bytesDelivered.increment(by: Int64(deliveredBytes))
             if membershipChanges > 0 { self.metrics.membershipChanges.increment(by: Int64(membershipChanges)) }

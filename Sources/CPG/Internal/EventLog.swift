@@ -81,7 +81,7 @@ final class EventLog: Sendable {
         if action.resumeProducer { self.resumeProducer() }
     }
 
-    func next(_ id: StateMachine.SubscriberID) async throws(CPGError) -> CPGEvent? {
+    nonisolated(nonsending) func next(_ id: StateMachine.SubscriberID) async throws(CPGError) -> CPGEvent? {
         // Fast path: an event is ready, no continuation needed.
         switch self.state.withLock({ $0.poll(id) }) {
         case .ready(let next, let resume):
@@ -134,6 +134,7 @@ final class EventLog: Sendable {
 }
 
 /// One subscription to an ``EventLog``; dropping it (with every iterator of it) unsubscribes.
+@usableFromInline
 final class EventSubscription: Sendable {
     let log: EventLog
     let id: EventLog.StateMachine.SubscriberID
@@ -147,7 +148,10 @@ final class EventSubscription: Sendable {
         self.log.unsubscribe(self.id)
     }
 
-    func next() async throws(CPGError) -> CPGEvent? {
+    /// Runs on the caller's executor (`nonisolated(nonsending)`): an iterator inside an actor
+    /// does not hop off it and back for every event.
+    @usableFromInline
+    nonisolated(nonsending) func next() async throws(CPGError) -> CPGEvent? {
         try await self.log.next(self.id)
     }
 }

@@ -85,11 +85,10 @@ private func cpgDeliver(
     guard let sink = CallbackSink.of(handle) else { return }
     let payload: [UInt8]
     if let message, length > 0 {
-        // One allocation and a memcpy, fast in debug builds too.
-        payload = [UInt8](unsafeUninitializedCapacity: length) { buffer, initialized in
-            memcpy(buffer.baseAddress!, message, length)
-            initialized = length
-        }
+        // One allocation and a memcpy. Not `init(unsafeUninitializedCapacity:)`: that calls the
+        // standard library's unspecialized buffer initializer, which looks up the array's generic
+        // metadata at run time for every message (about 20 ns more per allocation).
+        payload = Array(UnsafeRawBufferPointer(start: message, count: length))
     } else {
         payload = []
     }

@@ -67,6 +67,7 @@ struct EventLogStateMachine<Waiter> {
     }
 
     private struct Subscriber {
+        let id: SubscriberID
         var cursor: UInt64
         let kinds: CPGEventKinds
         var waiter: Waiter?
@@ -82,7 +83,10 @@ struct EventLogStateMachine<Waiter> {
     /// The sequence number of `entries.first`.
     private var firstSequence: UInt64 = 0
     private var bytes = 0
-    private var subscribers: [SubscriberID: Subscriber] = [:]
+    /// The live subscriptions, in subscription order (so by ascending ID). An array, not a
+    /// dictionary: a binary search over a group's few subscriptions costs less than hashing on
+    /// every poll.
+    private var subscribers: [Subscriber] = []
     /// How many subscribers are suspended (so appends skip the scan while none is).
     private var waitingCount = 0
     private var nextSubscriberID: SubscriberID = 0
@@ -115,7 +119,7 @@ struct EventLogStateMachine<Waiter> {
     mutating func subscribe(kinds: CPGEventKinds) -> SubscriberID {
         let id = self.nextSubscriberID
         self.nextSubscriberID += 1
-        self.subscribers[id] = Subscriber(cursor: self.firstSequence, kinds: kinds, waiter: nil)
+        self.subscribers.append(Subscriber(id: id, cursor: self.firstSequence, kinds: kinds, waiter: nil))
         return id
     }
 
@@ -153,12 +157,13 @@ struct EventLogStateMachine<Waiter> {
         self.bytes += event.approximateByteCount
         guard self.waitingCount > 0 else { return }
         let kind = event.kind
-        for (id, subscriber) in self.subscribers where subscriber.waiter != nil && subscriber.cursor == sequence {
+        for slot in self.subscribers.indices
+        where self.subscribers[slot].waiter != nil && self.subscribers[slot].cursor == sequence {
             // A suspended subscriber has read everything before this event: it takes the event
             // or, if it does not want this kind, skips it.
-            self.subscribers[id]!.cursor = sequence + 1
-            guard subscriber.kinds.contains(kind), let waiter = subscriber.waiter else { continue }
-            self.subscribers[id]!.waiter = nil
+            self.subscribers[slot].cursor = sequence + 1
+            guard self.subscribers[slot].kinds.contains(kind), let waiter = self.subscribers[slot].waiter else { continue }
+            self.subscribers[slot].waiter = nil
             self.waitingCount -= 1
             switch wakeups {
             case .none: wakeups = .one(waiter, event)
@@ -180,12 +185,12 @@ struct EventLogStateMachine<Waiter> {
 
     /// A consumer asks for its next event without waiting.
     mutating func poll(_ id: SubscriberID) -> PollAction {
-        // One hash lookup per poll: the subscriber is read and moved on in place.
-        guard let slot = self.subscribers.index(forKey: id) else {
+        // One lookup per poll: the subscriber is read and moved on in place.
+        guard let slot = self.slot(of: id) else {
             return .ready(.end(nil), resumeProducer: false)
         }
-        let start = self.subscribers.values[slot].cursor
-        let kinds = self.subscribers.values[slot].kinds
+        let start = self.subscribers[slot].cursor
+        let kinds = self.subscribers[slot].kinds
         let end = self.endSequence
         var cursor = start
         var found: CPGEvent?
@@ -197,7 +202,7 @@ struct EventLogStateMachine<Waiter> {
                 break
             }
         }
-        self.subscribers.values[slot].cursor = cursor
+        self.subscribers[slot].cursor = cursor
         // Only a subscriber that held the oldest entry can free entries by moving on.
         let resume = self.trimAndCheckResume(trimming: start == self.firstSequence && cursor != start)
         if let found {
@@ -215,9 +220,9 @@ struct EventLogStateMachine<Waiter> {
         case .ready(let next, let resume):
             return .resume(waiter, next, resumeProducer: resume)
         case .empty(let resume):
-            if self.subscribers[id] != nil {
-                if self.subscribers[id]!.waiter == nil { self.waitingCount += 1 }
-                self.subscribers[id]!.waiter = waiter
+            if let slot = self.slot(of: id) {
+                if self.subscribers[slot].waiter == nil { self.waitingCount += 1 }
+                self.subscribers[slot].waiter = waiter
             }
             return .suspended(resumeProducer: resume)
         }
@@ -225,9 +230,10 @@ struct EventLogStateMachine<Waiter> {
 
     /// A subscription ends (its consumer stopped, was cancelled, or was dropped).
     mutating func unsubscribe(_ id: SubscriberID) -> UnsubscribeAction {
-        guard let subscriber = self.subscribers.removeValue(forKey: id) else {
+        guard let slot = self.slot(of: id) else {
             return UnsubscribeAction(waiter: nil, resumeProducer: false)
         }
+        let subscriber = self.subscribers.remove(at: slot)
         if subscriber.waiter != nil { self.waitingCount -= 1 }
         return UnsubscribeAction(waiter: subscriber.waiter, resumeProducer: self.trimAndCheckResume())
     }
@@ -239,21 +245,35 @@ struct EventLogStateMachine<Waiter> {
         self.terminal = .ended(error)
         self.producerPaused = false
         var waiters: [Waiter] = []
-        for (id, subscriber) in self.subscribers {
-            if let waiter = subscriber.waiter {
+        for slot in self.subscribers.indices {
+            if let waiter = self.subscribers[slot].waiter {
                 waiters.append(waiter)
-                self.subscribers[id]!.waiter = nil
+                self.subscribers[slot].waiter = nil
                 self.waitingCount -= 1
             }
         }
         return waiters
     }
 
+    /// Where subscription `id` is: a binary search, as IDs only grow and the array keeps
+    /// subscription order.
+    private func slot(of id: SubscriberID) -> Int? {
+        var low = 0
+        var high = self.subscribers.count
+        while low < high {
+            let middle = (low + high) / 2
+            let found = self.subscribers[middle].id
+            if found == id { return middle }
+            if found < id { low = middle + 1 } else { high = middle }
+        }
+        return nil
+    }
+
     /// Drops the events every live subscription has passed.
     private mutating func trim() {
         guard !self.subscribers.isEmpty else { return }
         var minimum = self.endSequence
-        for subscriber in self.subscribers.values where subscriber.cursor < minimum {
+        for subscriber in self.subscribers where subscriber.cursor < minimum {
             minimum = subscriber.cursor
         }
         while self.firstSequence < minimum {
