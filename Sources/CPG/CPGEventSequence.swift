@@ -3,7 +3,9 @@
 /// A sequence subscribes when it is created (``CPGGroup/events``, ``CPGGroup/messages``, …) and
 /// starts with the oldest event the group still holds: everything since join if no subscription
 /// has read anything yet. Create the sequences you need before you start the tasks that iterate
-/// them, and they start together. Each sequence value is one subscription: iterate it once.
+/// them, and they start together. Each sequence value is one subscription, read by one task at a
+/// time: iterating it again (after a `break`, or with `first(where:)`) goes on where the last
+/// iteration stopped.
 ///
 /// The group holds a bounded buffer. While any live subscription lags behind and the buffer is
 /// full, the group stops reading from corosync until that subscription catches up: no event is
@@ -34,8 +36,7 @@ public struct CPGEventSequence<Element: Sendable>: AsyncSequence, Sendable {
     ///
     /// Its methods are inlinable so that each consumer's module specializes them for its element
     /// type: the generic versions look up type metadata at run time for every event. It holds no
-    /// events of its own (each one stays in the group's log until returned), so a subscription
-    /// iterated again after a `break` goes on where the last iteration stopped.
+    /// events of its own: each one stays in the group's log until an iterator returns it.
     public struct AsyncIterator: AsyncIteratorProtocol {
         @usableFromInline let subscription: EventSubscription
         @usableFromInline let extract: @Sendable (CPGEvent) -> Element?

@@ -34,6 +34,19 @@ struct JoinSendReceiveTests {
         await group.close()
     }
 
+    @Test("a subscription iterated again after a break goes on where the last iteration stopped")
+    func iterateAgainAfterBreak() async throws {
+        let group = try await CPGGroup.join(uniqueGroupName())
+        let messages = group.messages
+        for index in 0..<40 { try await group.send([UInt8(index)]) }
+        // Several short iterations of one subscription, as `first(_:)` makes them: together they
+        // see every message once, in order, whatever was already buffered when each started.
+        var seen: [UInt8] = []
+        for count in [1, 2, 3, 14, 20] { seen += try await messages.first(count).map { $0.payload[0] } }
+        #expect(seen == (0..<40).map { UInt8($0) })
+        await group.close()
+    }
+
     @Test("members() lists this process; leave ends the streams after our own leave")
     func membersAndLeave() async throws {
         let group = try await CPGGroup.join(uniqueGroupName())
