@@ -59,22 +59,13 @@ struct FlowControlTests {
         // the daemon continues. That holds the send queue non-empty for as long as the test needs,
         // however loaded the machine is (the shared daemon cannot be paused: other suites use it).
         try await LocalCluster.withCluster(nodes: 1) { cluster in
-            let node = cluster.node(1)
-            var configuration = CPGConfiguration()
-            configuration.networkNamespace = node.namespacePath
-            let group = try await CPGGroup.join(uniqueGroupName(), configuration: configuration)
+            let (group, node) = try await Self.joinWithPausedDaemon(cluster)
             let messages = group.messages
-            try await cluster.pauseDaemon(node)
 
             // Fill the request ring until corosync pushes back; the refused filler stays queued.
-            var fillers: [Task<Void, any Error>] = []
-            var queued = false
-            while !queued {
-                var filler = Array("filler \(fillers.count) ".utf8)
-                filler += [UInt8](repeating: 0x41, count: 65536 - filler.count)
-                await group.watchQueueing(of: filler)
-                fillers.append(Task { [filler] in try await group.send(filler) })
-                queued = await group.queueing(of: filler)
+            let (fillers, _) = await Self.sendUntilQueued(group) { index in
+                let filler = Array("filler \(index) ".utf8)
+                return filler + [UInt8](repeating: 0x41, count: 65536 - filler.count)
             }
             #expect(await group.flowControlRetries > 0)
 
@@ -112,25 +103,14 @@ struct FlowControlTests {
         // retries that byte in a loop while the socket is full, so a send that reached libcpg
         // would spin there (holding the group's queue: `queueing(of:)` below would never answer).
         try await LocalCluster.withCluster(nodes: 1) { cluster in
-            let node = cluster.node(1)
-            var configuration = CPGConfiguration()
-            configuration.networkNamespace = node.namespacePath
-            let group = try await CPGGroup.join(uniqueGroupName(), configuration: configuration)
+            let (group, node) = try await Self.joinWithPausedDaemon(cluster)
             let messages = group.messages
-            try await cluster.pauseDaemon(node)
 
-            func payload(_ index: Int) -> [UInt8] {
+            @Sendable func payload(_ index: Int) -> [UInt8] {
                 let text = Array("small \(index) ".utf8)
                 return text + [UInt8](repeating: 0x2E, count: 64 - text.count)
             }
-            var senders: [Task<Void, any Error>] = []
-            var queued = false
-            while !queued, senders.count < 2000 {
-                let next = payload(senders.count)
-                await group.watchQueueing(of: next)
-                senders.append(Task { try await group.send(next) })
-                queued = await group.queueing(of: next)
-            }
+            let (senders, queued) = await Self.sendUntilQueued(group, limit: 2000, payload)
             #expect(queued)
             #expect(await group.flowControlRetries > 0)
             // Pushed back with the socket about half full: well before libqb would find it full.
@@ -177,6 +157,37 @@ struct FlowControlTests {
         #expect(received.first?.deliveryIndex == index)
         #expect(received.last?.payload == Array("after".utf8))
         await group.close()
+    }
+
+    /// Joins a group on the cluster's node 1 and stops (SIGSTOP) its daemon: corosync then reads
+    /// no request until the test resumes it. The group's events from before are still there for
+    /// a subscription made now.
+    private static func joinWithPausedDaemon(_ cluster: LocalCluster) async throws -> (CPGGroup, ClusterNode) {
+        let node = cluster.node(1)
+        var configuration = CPGConfiguration()
+        configuration.networkNamespace = node.namespacePath
+        let group = try await CPGGroup.join(uniqueGroupName(), configuration: configuration)
+        try await cluster.pauseDaemon(node)
+        return (group, node)
+    }
+
+    /// Sends `payload(0)`, `payload(1)`, … each from a task of its own, until one waits in the
+    /// group's send queue (corosync pushed back) or `limit` were started. Answers the tasks, in
+    /// order, and whether the last one queued.
+    private static func sendUntilQueued(
+        _ group: CPGGroup,
+        limit: Int = .max,
+        _ payload: @escaping @Sendable (Int) -> [UInt8]
+    ) async -> (tasks: [Task<Void, any Error>], queued: Bool) {
+        var tasks: [Task<Void, any Error>] = []
+        var queued = false
+        while !queued, tasks.count < limit {
+            let next = payload(tasks.count)
+            await group.watchQueueing(of: next)
+            tasks.append(Task { try await group.send(next) })
+            queued = await group.queueing(of: next)
+        }
+        return (tasks, queued)
     }
 }
 
