@@ -308,6 +308,10 @@ public actor CPGGroup {
     /// The group's current members on every node, as this node's corosync knows them
     /// (`cpg_membership_get`).
     ///
+    /// Right after ``join(_:configuration:logger:)-(CPGGroupName,_,_)`` returns, this member may
+    /// not be listed yet: corosync adds it once the join has gone round the ring, which the first
+    /// membership change in ``events`` (or ``membershipChanges``) shows.
+    ///
     /// - Throws: ``CPGError/Code/notJoined`` after leave, ``CPGError/Code/closed`` after close.
     public func members() async throws(CPGError) -> [CPGMember] {
         await self.awaitRequestChannel()
