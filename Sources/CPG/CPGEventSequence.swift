@@ -50,10 +50,7 @@ public struct CPGEventSequence<Element: Sendable>: AsyncSequence, Sendable {
         /// The next event, `nil` at the end, or the error that ended the group.
         @inlinable
         public mutating func next() async throws(CPGError) -> Element? {
-            while let event = try await self.subscription.next() {
-                if let element = self.extract(event) { return element }
-            }
-            return nil
+            try await self.next(isolation: nil)
         }
 
         /// The next event, `nil` at the end, or the error that ended the group.

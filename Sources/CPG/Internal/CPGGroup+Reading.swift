@@ -132,9 +132,9 @@ extension CPGGroup {
                 nudge.fragmentRead()
                 continue
             }
-            for index in first..<sink.events.count {
-                let bytes = sink.events[index].approximateByteCount
-                switch sink.events[index] {
+            for event in sink.events[first...] {
+                let bytes = event.approximateByteCount
+                switch event {
                 case .message(let message):
                     deliveredMessages += 1
                     deliveredBytes += message.payload.count
