@@ -9,6 +9,7 @@ public struct CPGError: Error, Hashable, Sendable, CustomStringConvertible {
         fileprivate enum Base: Hashable, Sendable {
             case corosync, unreachable, accessDenied, invalidGroupName, messageTooLarge, tooManyBuffers
             case alreadyJoined, notJoined, closed, connectionLost, partialSend, confirmationCancelled, untrustedDaemon
+            case cancelled
         }
 
         fileprivate let base: Base
@@ -43,6 +44,9 @@ public struct CPGError: Error, Hashable, Sendable, CustomStringConvertible {
         /// The process answering on corosync's socket does not run as a trusted user
         /// (``CPGConfiguration/trustedDaemonUIDs``): the connection was refused.
         public static let untrustedDaemon = Code(base: .untrustedDaemon)
+        /// The task was cancelled before the call completed, and the call undid what it had
+        /// done: a cancelled join leaves no membership behind.
+        public static let cancelled = Code(base: .cancelled)
 
         /// The code's name, such as `connectionLost`.
         public var description: String {
@@ -60,6 +64,7 @@ public struct CPGError: Error, Hashable, Sendable, CustomStringConvertible {
             case .partialSend: "partialSend"
             case .confirmationCancelled: "confirmationCancelled"
             case .untrustedDaemon: "untrustedDaemon"
+            case .cancelled: "cancelled"
             }
         }
     }

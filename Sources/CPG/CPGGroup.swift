@@ -94,6 +94,8 @@ public actor CPGGroup {
     var failedOwnIndices: Set<UInt64> = []
     var confirmations: Deque<Confirmation> = []
     var leaveWaiters: [CheckedContinuation<Void, Never>] = []
+    /// `join` waiting for this member's own join to be delivered.
+    var joinWaiters: [CheckedContinuation<Void, Never>] = []
     /// Callers of `run()` waiting for the group to end; resumed with the error that ended it.
     var endWaiters: [CheckedContinuation<CPGError?, Never>] = []
 
@@ -143,11 +145,11 @@ public actor CPGGroup {
         if let membership = self.membership { ProcessMemberships.release(membership) }
     }
 
-    /// Joins a group by name (its UTF-8 bytes, no NUL terminator).
+    /// Joins a group by name (its UTF-8 bytes, no NUL terminator); see
+    /// ``join(_:configuration:logger:)-(CPGGroupName,_,_)``.
     ///
     /// - Throws: ``CPGError`` with ``CPGError/Code/invalidGroupName`` for an empty or over-long
-    ///   name, ``CPGError/Code/unreachable`` when no corosync answers,
-    ///   ``CPGError/Code/alreadyJoined`` when this process is a member already.
+    ///   name, and what the other `join` throws.
     public static func join(
         _ name: String,
         configuration: CPGConfiguration = CPGConfiguration(),
@@ -157,19 +159,31 @@ public actor CPGGroup {
     }
 
     /// Joins a group: connects to corosync (`cpg_model_initialize`, model v1 with ring changes
-    /// and the initial ring), joins (`cpg_join`) and starts reading events.
+    /// and the initial ring), joins (`cpg_join`), starts reading events, and returns once this
+    /// member's own join has been delivered.
     ///
-    /// The first two events of every group are a membership change that lists this process as
-    /// joined and the ring the cluster runs on, in either order (corosync sends both at join).
+    /// Corosync answers `cpg_join` before the join has gone round the ring, and lists the member
+    /// (``members()``, ``CPGCluster``) only once it has. This call waits for that: when it
+    /// returns, the group's first membership change (the one that lists this process as joined)
+    /// is buffered and ``members()`` includes ``localMember``. That takes a token rotation, or
+    /// longer while the ring re-forms (up to corosync's token timeout plus consensus).
+    ///
+    /// The first two events of every group are that membership change and the ring the cluster
+    /// runs on, in either order (corosync sends both at join).
     ///
     /// - Throws: ``CPGError`` with ``CPGError/Code/unreachable`` when no corosync answers,
     ///   ``CPGError/Code/alreadyJoined`` when this process is a member already,
-    ///   ``CPGError/Code/accessDenied`` when corosync refuses this user.
+    ///   ``CPGError/Code/accessDenied`` when corosync refuses this user,
+    ///   ``CPGError/Code/cancelled`` when the task is cancelled before the join was delivered
+    ///   (the connection is then closed and corosync removes the membership),
+    ///   ``CPGError/Code/connectionLost`` when corosync goes away first (with or without
+    ///   ``CPGConfiguration/reconnect``, which supervises a group once joined).
     public static func join(
         _ name: CPGGroupName,
         configuration: CPGConfiguration = CPGConfiguration(),
         logger: Logger = CPGGroup.silentLogger
     ) async throws(CPGError) -> CPGGroup {
+        if Task.isCancelled { throw Self.joinCancelledError }
         let membership = ProcessMemberships.Key(networkNamespace: configuration.networkNamespace, group: name.bytes)
         guard ProcessMemberships.claim(membership) else {
             throw Self.alreadyJoinedError(name)
@@ -205,6 +219,8 @@ public actor CPGGroup {
                     membership: membership
                 )
                 await group.startReading()
+                group.logger.debug("corosync accepted cpg_join; waiting for this member's own join to be delivered")
+                try await group.awaitOwnJoin()
                 group.logger.debug("joined CPG group")
                 return group
             case .success(.refused(let status)):
@@ -219,7 +235,52 @@ public actor CPGGroup {
                 }
                 try? await Task.sleep(for: delay)  // backoff between attempts, not synchronisation
                 delay = min(delay * 2, .milliseconds(200))
+                if Task.isCancelled {
+                    ProcessMemberships.release(membership)
+                    throw Self.joinCancelledError
+                }
             }
+        }
+    }
+
+    /// What a join throws when its task is cancelled.
+    static let joinCancelledError = CPGError(.cancelled, "the join was cancelled; this process is not a member (its connection was closed)")
+
+    /// Waits until this member's own join has been delivered: the first membership change that
+    /// lists it as joined is in the log, and corosync lists it as a member. If the task is
+    /// cancelled first, closes the group (corosync removes the membership) and throws
+    /// ``CPGError/Code/cancelled``; if the connection is lost first, throws that error.
+    ///
+    /// Until then the group reads on whatever its buffer holds: only ring changes can come
+    /// before a member's own join.
+    func awaitOwnJoin() async throws(CPGError) {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                // Checked inside the closure, as every wait of the group (see `waitForOwnLeave`).
+                if self.lifecycle.state == .joining {
+                    self.joinWaiters.append(continuation)
+                } else {
+                    continuation.resume()
+                }
+            }
+        } onCancel: {
+            self.executor.async {
+                self.assumeIsolated { group in
+                    if group.lifecycle.state == .joining { group.close() }
+                }
+            }
+        }
+        switch self.lifecycle.state {
+        case .joining:
+            // Waiters are resumed only after the state has moved on.
+            assertionFailure("a join waiter was resumed before the join was delivered or the group ended")
+        case .joined, .leaving, .left, .reconnecting:
+            return
+        case .closed:
+            // Only the cancellation handler closes a group that is still joining.
+            throw Self.joinCancelledError
+        case .failed(let error):
+            throw error
         }
     }
 
@@ -308,9 +369,9 @@ public actor CPGGroup {
     /// The group's current members on every node, as this node's corosync knows them
     /// (`cpg_membership_get`).
     ///
-    /// Right after ``join(_:configuration:logger:)-(CPGGroupName,_,_)`` returns, this member may
-    /// not be listed yet: corosync adds it once the join has gone round the ring, which the first
-    /// membership change in ``events`` (or ``membershipChanges``) shows.
+    /// Once ``join(_:configuration:logger:)-(CPGGroupName,_,_)`` has returned, this member is
+    /// listed: join waits until its own join has gone round the ring. After a supervised
+    /// reconnect, it is listed again from the membership change that follows ``CPGEvent/reconnected``.
     ///
     /// - Throws: ``CPGError/Code/notJoined`` after leave, ``CPGError/Code/closed`` after close.
     public func members() async throws(CPGError) -> [CPGMember] {

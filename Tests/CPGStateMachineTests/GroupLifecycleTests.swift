@@ -1,11 +1,55 @@
 @testable import CPG
 import Testing
 
+extension GroupLifecycle {
+    /// A group whose own join has been delivered.
+    static func joined() -> GroupLifecycle {
+        var lifecycle = GroupLifecycle()
+        _ = lifecycle.ownJoinDelivered()
+        return lifecycle
+    }
+}
+
 @Suite("GroupLifecycle")
 struct GroupLifecycleTests {
+    @Test("join: joining until the own join is delivered, once; joining reads past the buffer's limits")
+    func joinFlow() {
+        var lifecycle = GroupLifecycle()
+        #expect(lifecycle.state == .joining)
+        #expect(lifecycle.isReading)
+        #expect(lifecycle.errorForJoinedCall == nil)
+        #expect(lifecycle.ending == nil)
+        let first = lifecycle.ownJoinDelivered()
+        #expect(first)
+        #expect(lifecycle.state == .joined)
+        // A later change that lists this member as joined (after a reconnect) is no join to wait for.
+        let second = lifecycle.ownJoinDelivered()
+        #expect(!second)
+    }
+
+    @Test("a group still joining fails on a lost connection even with reconnect, and closes on cancellation")
+    func joiningEnds() {
+        let error = CPGError(.connectionLost, "gone", status: .library)
+        var lost = GroupLifecycle()
+        #expect(lost.connectionLost(error, canReconnect: true) == .teardown(streamError: error, pendingError: error))
+        #expect(lost.state == .failed(error))
+        let joinedAfterFailure = lost.ownJoinDelivered()
+        #expect(!joinedAfterFailure)
+
+        var cancelled = GroupLifecycle()
+        guard case .teardown(nil, let pending) = cancelled.closeRequested() else {
+            Issue.record("expected a teardown")
+            return
+        }
+        #expect(pending.code == .closed)
+        #expect(cancelled.state == .closed)
+        let joinedAfterClose = cancelled.ownJoinDelivered()
+        #expect(!joinedAfterClose)
+    }
+
     @Test("leave: request, accept, own leave delivered, then nothing more")
     func leaveFlow() {
-        var lifecycle = GroupLifecycle()
+        var lifecycle = GroupLifecycle.joined()
         #expect(lifecycle.errorForJoinedCall == nil)
         #expect(lifecycle.leaveRequested() == .requestLeave)
         lifecycle.leaveAccepted()
@@ -26,7 +70,7 @@ struct GroupLifecycleTests {
 
     @Test("close is idempotent")
     func closeTwice() {
-        var lifecycle = GroupLifecycle()
+        var lifecycle = GroupLifecycle.joined()
         guard case .teardown(nil, let pending) = lifecycle.closeRequested() else {
             Issue.record("expected a teardown")
             return
@@ -38,7 +82,7 @@ struct GroupLifecycleTests {
 
     @Test("a lost connection ends the streams with the error, once")
     func connectionLost() {
-        var lifecycle = GroupLifecycle()
+        var lifecycle = GroupLifecycle.joined()
         let error = CPGError(.connectionLost, "gone", status: .library)
         #expect(lifecycle.connectionLost(error) == .teardown(streamError: error, pendingError: error))
         #expect(lifecycle.connectionLost(error) == .none)
@@ -51,7 +95,7 @@ struct GroupLifecycleTests {
 struct StatusTests {
     @Test("ending: none while joined, leaving or reconnecting; nil after leave or close; the error after a failure")
     func ending() {
-        var left = GroupLifecycle()
+        var left = GroupLifecycle.joined()
         #expect(left.ending == nil)
         _ = left.leaveRequested()
         left.leaveAccepted()
@@ -59,16 +103,16 @@ struct StatusTests {
         _ = left.ownLeaveDelivered()
         #expect(left.ending == .some(nil))
 
-        var closed = GroupLifecycle()
+        var closed = GroupLifecycle.joined()
         _ = closed.closeRequested()
         #expect(closed.ending == .some(nil))
 
-        var failed = GroupLifecycle()
+        var failed = GroupLifecycle.joined()
         let lost = CPGError(.connectionLost, "gone")
         _ = failed.connectionLost(lost)
         #expect(failed.ending == .some(lost))
 
-        var reconnecting = GroupLifecycle()
+        var reconnecting = GroupLifecycle.joined()
         _ = reconnecting.connectionLost(lost, canReconnect: true)
         #expect(reconnecting.isReconnecting)
         #expect(reconnecting.ending == nil)
@@ -108,7 +152,7 @@ struct StatusTests {
 struct GroupLifecycleReconnectTests {
     @Test("a joined group reconnects instead of ending; sends wait, queries fail")
     func reconnects() {
-        var lifecycle = GroupLifecycle()
+        var lifecycle = GroupLifecycle.joined()
         let error = CPGError(.connectionLost, "gone", status: .library)
         #expect(lifecycle.connectionLost(error, canReconnect: true) == .reconnect(error))
         #expect(lifecycle.isReconnecting)
@@ -125,7 +169,7 @@ struct GroupLifecycleReconnectTests {
     @Test("closing while reconnecting stops; giving up ends with the error; a leaving group does not reconnect")
     func stops() {
         let error = CPGError(.connectionLost, "gone", status: .library)
-        var closing = GroupLifecycle()
+        var closing = GroupLifecycle.joined()
         _ = closing.connectionLost(error, canReconnect: true)
         guard case .teardown(nil, _) = closing.closeRequested() else {
             Issue.record("expected a teardown")
@@ -134,12 +178,12 @@ struct GroupLifecycleReconnectTests {
         let reconnectedAfterClose = closing.reconnected()
         #expect(!reconnectedAfterClose)
 
-        var giving = GroupLifecycle()
+        var giving = GroupLifecycle.joined()
         _ = giving.connectionLost(error, canReconnect: true)
         #expect(giving.reconnectFailed(error) == .teardown(streamError: error, pendingError: error))
         #expect(giving.state == .failed(error))
 
-        var leaving = GroupLifecycle()
+        var leaving = GroupLifecycle.joined()
         #expect(leaving.leaveRequested() == .requestLeave)
         leaving.leaveAccepted()
         #expect(leaving.connectionLost(error, canReconnect: true) == .teardown(streamError: error, pendingError: error))

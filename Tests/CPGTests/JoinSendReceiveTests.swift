@@ -47,11 +47,20 @@ struct JoinSendReceiveTests {
         await group.close()
     }
 
+    @Test("join returns once this member is in the group: members() lists it at once")
+    func membersRightAfterJoin() async throws {
+        // corosync answers cpg_join before the join has gone round the ring; join waits for it.
+        for _ in 0..<25 {
+            let group = try await CPGGroup.join(uniqueGroupName())
+            #expect(try await group.members() == [group.localMember])
+            await group.close()
+        }
+    }
+
     @Test("members() lists this process; leave ends the streams after our own leave")
     func membersAndLeave() async throws {
         let group = try await CPGGroup.join(uniqueGroupName())
         let changes = group.membershipChanges
-        // Our own join first: corosync lists this member only once the join went round the ring.
         var seen = try await changes.first(1)
         #expect(try await group.members() == [group.localMember])
         try await group.leave()

@@ -72,9 +72,35 @@ struct RecordingLogHandler: LogHandler {
             let message: String
             let metadata: [String: String]
         }
-        private let storage = Mutex<[Entry]>([])
-        var entries: [Entry] { self.storage.withLock { $0 } }
-        func append(_ entry: Entry) { self.storage.withLock { $0.append(entry) } }
+        private struct State {
+            var entries: [Entry] = []
+            var waiters: [(text: String, continuation: CheckedContinuation<Void, Never>)] = []
+        }
+
+        private let storage = Mutex(State())
+        var entries: [Entry] { self.storage.withLock { $0.entries } }
+
+        func append(_ entry: Entry) {
+            let ready = self.storage.withLock { state in
+                state.entries.append(entry)
+                let ready = state.waiters.filter { entry.message.contains($0.text) }
+                state.waiters.removeAll { entry.message.contains($0.text) }
+                return ready
+            }
+            for waiter in ready { waiter.continuation.resume() }
+        }
+
+        /// Returns once an entry whose message contains `text` has been logged.
+        func entry(containing text: String) async {
+            await withCheckedContinuation { continuation in
+                let logged = self.storage.withLock { state in
+                    if state.entries.contains(where: { $0.message.contains(text) }) { return true }
+                    state.waiters.append((text, continuation))
+                    return false
+                }
+                if logged { continuation.resume() }
+            }
+        }
     }
 
     let records: Records

@@ -20,15 +20,6 @@ extension AsyncSequence {
     }
 }
 
-extension CPGGroup {
-    /// Waits for this member's first membership change: its own join, gone round the ring. Only
-    /// then does `members()` list this member (corosync answers `cpg_join` before that). Call it
-    /// before any other subscription of the group has read past that event.
-    func ownJoinDelivered() async throws {
-        _ = try await self.membershipChanges.first(1)
-    }
-}
-
 extension CPGEvent {
     var message: CPGMessage? {
         if case .message(let message) = self { return message }

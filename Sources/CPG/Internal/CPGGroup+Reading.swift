@@ -107,6 +107,7 @@ extension CPGGroup {
         var batchBytes = 0
         var failure: CPGError?
         var ownLeave = false
+        var ownJoin = false
         var drained = false
         guard let handle = self.handle else { return false }
         // The callbacks append to the sink's array and the batch goes to the log from there: no
@@ -151,6 +152,7 @@ extension CPGGroup {
                             "cpg.left": "\(change.left)",
                         ]
                     )
+                    if change.joined.contains(where: { $0.member == self.localMember }) { ownJoin = true }
                     if change.left.contains(where: { $0.member == self.localMember }) { ownLeave = true }
                 case .ring(let change):
                     self.logger.debug("totem ring changed", metadata: ["cpg.ring": "\(change.ringID)"])
@@ -178,6 +180,12 @@ extension CPGGroup {
             self.metrics.bytesDelivered.increment(by: Int64(deliveredBytes))
             if membershipChanges > 0 { self.metrics.membershipChanges.increment(by: Int64(membershipChanges)) }
             self.metrics.bufferedEvents.record(self.log.count)
+        }
+        if ownJoin, self.lifecycle.ownJoinDelivered() {
+            // The change is in the log now: `join` may return, and members() lists this member.
+            let waiters = self.joinWaiters
+            self.joinWaiters.removeAll()
+            for waiter in waiters { waiter.resume() }
         }
         if ownLeave {
             self.teardown(self.lifecycle.ownLeaveDelivered())
@@ -247,8 +255,9 @@ extension CPGGroup {
             confirmation.continuation.resume(throwing: pendingError)
         }
         self.confirmations.removeAll()
-        let leaveWaiters = self.leaveWaiters
+        let leaveWaiters = self.leaveWaiters + self.joinWaiters
         self.leaveWaiters.removeAll()
+        self.joinWaiters.removeAll()
         for waiter in leaveWaiters { waiter.resume() }
         let endWaiters = self.endWaiters
         self.endWaiters.removeAll()

@@ -154,7 +154,8 @@ extension CPGGroup {
     /// watches the queue.
     func syncSendGate() {
         let handle = self.handle
-        let open = self.sendQueue.isEmpty && !self.largeSendInFlight && self.lifecycle.state == .joined
+        let joined = self.lifecycle.state == .joined || self.lifecycle.state == .joining
+        let open = self.sendQueue.isEmpty && !self.largeSendInFlight && joined
             && self.queueWatches.isEmpty
         self.sendGate.withLock { $0.update(handle: handle, open: open) }
     }

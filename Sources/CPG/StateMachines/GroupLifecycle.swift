@@ -1,8 +1,12 @@
-/// Where a group's membership and connection stand: joined, leaving, left, closed or failed.
+/// Where a group's membership and connection stand: joining, joined, leaving, left, closed or
+/// failed.
 ///
 /// A pure value: one mutating method per event, each returning what the group must do.
 struct GroupLifecycle: Sendable {
     enum State: Sendable, Equatable {
+        /// Corosync accepted `cpg_join`; this member's own join has not been delivered yet.
+        /// Only `CPGGroup.join` sees this state: it returns once the join is delivered.
+        case joining
         case joined
         case leaving
         case left
@@ -33,12 +37,12 @@ struct GroupLifecycle: Sendable {
         case none
     }
 
-    private(set) var state = State.joined
+    private(set) var state = State.joining
 
     /// The error for a call that needs a joined group, or nil if the group is joined.
     var errorForJoinedCall: CPGError? {
         switch self.state {
-        case .joined: nil
+        case .joining, .joined: nil
         case .leaving, .left: CPGError(.notJoined, "the group was left")
         case .closed: CPGError(.closed, "the group was closed")
         case .failed(let error): error
@@ -50,7 +54,7 @@ struct GroupLifecycle: Sendable {
     /// error after a failure.
     var ending: CPGError?? {
         switch self.state {
-        case .joined, .leaving, .reconnecting: nil
+        case .joining, .joined, .leaving, .reconnecting: nil
         case .left, .closed: .some(nil)
         case .failed(let error): .some(error)
         }
@@ -65,14 +69,22 @@ struct GroupLifecycle: Sendable {
     /// Whether the group still reads events from corosync.
     var isReading: Bool {
         switch self.state {
-        case .joined, .leaving: true
+        case .joining, .joined, .leaving: true
         case .left, .closed, .failed, .reconnecting: false
         }
     }
 
+    /// This member's own join was delivered (the first membership change that lists it as
+    /// joined). Answers whether the group was waiting for it: the caller of join may go on.
+    mutating func ownJoinDelivered() -> Bool {
+        guard case .joining = self.state else { return false }
+        self.state = .joined
+        return true
+    }
+
     mutating func leaveRequested() -> LeaveAction {
         switch self.state {
-        case .joined: .requestLeave
+        case .joining, .joined: .requestLeave
         case .leaving: .waitForLeave
         case .left, .closed, .failed, .reconnecting: .done
         }
@@ -80,13 +92,16 @@ struct GroupLifecycle: Sendable {
 
     /// Corosync accepted the leave; our own leave is now on its way back.
     mutating func leaveAccepted() {
-        if case .joined = self.state { self.state = .leaving }
+        switch self.state {
+        case .joining, .joined: self.state = .leaving
+        case .leaving, .left, .closed, .failed, .reconnecting: break
+        }
     }
 
     /// Our own departure was delivered: the membership ends here.
     mutating func ownLeaveDelivered() -> TeardownAction {
         switch self.state {
-        case .joined, .leaving:
+        case .joining, .joined, .leaving:
             self.state = .left
             return .teardown(streamError: nil, pendingError: CPGError(.notJoined, "the group was left"))
         case .left, .closed, .failed, .reconnecting:
@@ -96,7 +111,7 @@ struct GroupLifecycle: Sendable {
 
     mutating func closeRequested() -> TeardownAction {
         switch self.state {
-        case .joined, .leaving, .reconnecting:
+        case .joining, .joined, .leaving, .reconnecting:
             self.state = .closed
             return .teardown(streamError: nil, pendingError: CPGError(.closed, "the group was closed"))
         case .left:
@@ -108,13 +123,14 @@ struct GroupLifecycle: Sendable {
         }
     }
 
-    /// The connection is gone. With `canReconnect`, a joined group reconnects instead of ending.
+    /// The connection is gone. With `canReconnect`, a joined group reconnects instead of ending;
+    /// a group still joining ends, and its join throws the error.
     mutating func connectionLost(_ error: CPGError, canReconnect: Bool = false) -> TeardownAction {
         switch self.state {
         case .joined where canReconnect:
             self.state = .reconnecting(error)
             return .reconnect(error)
-        case .joined, .leaving:
+        case .joining, .joined, .leaving:
             self.state = .failed(error)
             return .teardown(streamError: error, pendingError: error)
         case .left, .closed, .failed, .reconnecting:
