@@ -26,15 +26,18 @@ struct JoinCompletionTests {
 
     @Test("a join cancelled while the ring cannot deliver it closes its connection and leaves nothing behind")
     func cancelledWhileWaitingForDelivery() async throws {
-        try await LocalCluster.withCluster(nodes: 2) { cluster in
+        // A token timeout long enough that node 1 still waits for the token when the join
+        // reaches it, however loaded the machine is.
+        let options = LocalClusterOptions(corosync: CorosyncConfig(token: 5000))
+        try await LocalCluster.withCluster(nodes: 2, options: options) { cluster in
             let configuration = {
                 var configuration = CPGConfiguration()
                 configuration.networkNamespace = cluster.node(1).namespacePath
                 return configuration
             }()
             // With node 2's daemon stopped, node 1's daemon still answers cpg_join, but the token
-            // stays at node 2: the join cannot be ordered until node 1 gives node 2 up (token
-            // timeout, then consensus) and forms a ring of its own.
+            // stays at node 2: the join cannot be ordered until node 2 continues or node 1 gives
+            // it up (token timeout, then consensus) and forms a ring of its own.
             try await cluster.pauseDaemon(cluster.node(2), settle: false)
             let records = RecordingLogHandler.Records()
             let logger = Logger(label: "test") { _ in RecordingLogHandler(records: records) }
