@@ -52,7 +52,7 @@ extension CPGGroup {
     /// Resumes the source if the group reads and the buffer has room (or a leave is under way).
     func resumeReading() {
         guard let source = self.source, !self.sourceResumed, self.lifecycle.isReading else { return }
-        if self.log.producerPaused, self.lifecycle.state == .joined { return }
+        if self.log.producerPaused, self.lifecycle.readsWithinBufferLimits { return }
         self.sourceResumed = true
         source.resume()
         // Events that arrived while paused may wait in the ring with no byte left on the socket.
@@ -102,8 +102,9 @@ extension CPGGroup {
         var deliveredMessages = 0
         var deliveredBytes = 0
         var membershipChanges = 0
-        // While joined, stop before the buffer would overflow its limits; while leaving, read on.
-        let room = self.lifecycle.state == .joined ? self.log.room : (events: Int.max, bytes: Int.max)
+        // While joined, stop before the buffer would overflow its limits; while joining or
+        // leaving, read on.
+        let room = self.lifecycle.readsWithinBufferLimits ? self.log.room : (events: Int.max, bytes: Int.max)
         var batchBytes = 0
         var failure: CPGError?
         var ownLeave = false
@@ -195,7 +196,7 @@ extension CPGGroup {
             self.connectionLost(failure)
             return drained
         }
-        if pause, self.lifecycle.state == .joined {
+        if pause, self.lifecycle.readsWithinBufferLimits {
             self.pauseReading()
         }
         if !self.sendQueue.isEmpty {
@@ -255,10 +256,13 @@ extension CPGGroup {
             confirmation.continuation.resume(throwing: pendingError)
         }
         self.confirmations.removeAll()
-        let leaveWaiters = self.leaveWaiters + self.joinWaiters
+        let leaveWaiters = self.leaveWaiters
         self.leaveWaiters.removeAll()
-        self.joinWaiters.removeAll()
         for waiter in leaveWaiters { waiter.resume() }
+        // A join still waiting ends too: it throws what ended the group.
+        let joinWaiters = self.joinWaiters
+        self.joinWaiters.removeAll()
+        for waiter in joinWaiters { waiter.resume() }
         let endWaiters = self.endWaiters
         self.endWaiters.removeAll()
         for waiter in endWaiters { waiter.resume(returning: streamError) }

@@ -154,8 +154,7 @@ extension CPGGroup {
     /// watches the queue.
     func syncSendGate() {
         let handle = self.handle
-        let joined = self.lifecycle.state == .joined || self.lifecycle.state == .joining
-        let open = self.sendQueue.isEmpty && !self.largeSendInFlight && joined
+        let open = self.sendQueue.isEmpty && !self.largeSendInFlight && self.lifecycle.acceptsSends
             && self.queueWatches.isEmpty
         self.sendGate.withLock { $0.update(handle: handle, open: open) }
     }

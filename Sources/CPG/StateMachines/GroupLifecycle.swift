@@ -66,6 +66,22 @@ struct GroupLifecycle: Sendable {
         return false
     }
 
+    /// Whether sends may go to corosync: while joining or joined (not while leaving,
+    /// reconnecting, or after the end).
+    var acceptsSends: Bool {
+        switch self.state {
+        case .joining, .joined: true
+        case .leaving, .left, .closed, .failed, .reconnecting: false
+        }
+    }
+
+    /// Whether reading stops at the event buffer's limits (backpressure). Only a joined group's
+    /// does: one still joining reads on until its own join (only ring changes come before it),
+    /// and one leaving reads on until its own leave, whatever its consumers do.
+    var readsWithinBufferLimits: Bool {
+        self.state == .joined
+    }
+
     /// Whether the group still reads events from corosync.
     var isReading: Bool {
         switch self.state {
