@@ -54,6 +54,8 @@ extension CPGGroup {
             return
         case .queue(let flowControlled):
             _ = try await self.submit(payload, confirm: false, flowControlled: flowControlled)
+        case .fragmented(let handle, let ownIndex):
+            try await self.sendFragmentedDirectly(payload, handle: handle, ownIndex: ownIndex)
         }
     }
 

@@ -79,11 +79,16 @@ public actor CPGGroup {
     var queueWatches: [[UInt8]: QueueWatch] = [:]
     var flowControlWaiters: [CheckedContinuation<Void, Never>] = []
     var pauseWaiters: [CheckedContinuation<Void, Never>] = []
-    /// A fragmented send runs off the actor; meanwhile nothing else uses the request channel.
-    var largeSendInFlight = false
+    /// Where fragmented sends run: libcpg blocks and sleeps in them, so never on the actor's queue
+    /// or the cooperative pool (a serial queue of its own is overcommit on Linux).
+    nonisolated let fragmentedSendQueue = DispatchQueue(label: "swift-cpg.fragmented-send")
     var requestChannelWaiters: [CheckedContinuation<Void, Never>] = []
-    /// A handle to finalize once the fragmented send that still uses it has returned.
-    var deferredFinalization: LibCPGHandle?
+    /// Handles to finalize once the fragmented send that still uses one of them has returned
+    /// (reconnects may replace more than one meanwhile).
+    var deferredFinalizations: [LibCPGHandle] = []
+    /// How many handles the group let go of, finalized or deferred (for tests), and who waits.
+    var handlesReleased = 0
+    var handleReleaseWaiters: [CheckedContinuation<Void, Never>] = []
     /// How many supervised reconnects succeeded.
     var reconnects = 0
     /// This process's membership, released when the group ends for good (`nil` once released).
@@ -375,11 +380,17 @@ public actor CPGGroup {
     ///
     /// - Throws: ``CPGError/Code/notJoined`` after leave, ``CPGError/Code/closed`` after close.
     public func members() async throws(CPGError) -> [CPGMember] {
-        await self.awaitRequestChannel()
-        if let error = self.lifecycle.errorForJoinedCall { throw error }
-        if case .reconnecting(let error) = self.lifecycle.state { throw error }
-        guard let handle = self.handle else { throw CPGError(.closed, "the group was closed") }
-        return try self.sendGate.withLock { (_) throws(CPGError) in try handle.membership(self.name) }
+        while true {
+            await self.awaitRequestChannel()
+            if let error = self.lifecycle.errorForJoinedCall { throw error }
+            if case .reconnecting(let error) = self.lifecycle.state { throw error }
+            guard let handle = self.handle else { throw CPGError(.closed, "the group was closed") }
+            // A send may have started a fragmented one since: then wait again.
+            let members = try self.sendGate.withLock { (gate) throws(CPGError) -> [CPGMember]? in
+                gate.largeSendInFlight ? nil : try handle.membership(self.name)
+            }
+            if let members { return members }
+        }
     }
 
     /// Whether corosync asks senders to hold back (`cpg_flow_control_state_get`).
@@ -415,20 +426,31 @@ public actor CPGGroup {
         case .requestLeave:
             break
         }
-        await self.awaitRequestChannel()
-        guard self.lifecycle.leaveRequested() == .requestLeave, let handle = self.handle else { return }
-        // The gate closes in the same lock hold: no send reaches corosync after the leave.
-        let status = self.sendGate.withLock { gate in
-            let status = handle.leave(self.name)
-            if status == .ok { gate.update(handle: handle, open: false) }
-            return status
-        }
+        guard let status = await self.requestLeave() else { return }
         guard status == .ok else { throw CPGError.call("cpg_leave", status) }
         self.lifecycle.leaveAccepted()
         self.failQueuedSends(CPGError(.notJoined, "the group was left"))
         self.logger.debug("left CPG group, waiting for own leave")
         self.resumeReading()
         await self.waitForOwnLeave()
+    }
+
+    /// `cpg_leave`, once no fragmented send holds the request channel; `nil` when the leave is
+    /// no longer this call's to make (another call made it, or the group ended meanwhile).
+    private func requestLeave() async -> CPGStatus? {
+        while true {
+            await self.awaitRequestChannel()
+            guard self.lifecycle.leaveRequested() == .requestLeave, let handle = self.handle else { return nil }
+            // The gate closes in the same lock hold: no send reaches corosync after the leave. A
+            // send may have started a fragmented one since the wait: then wait again.
+            let status: CPGStatus? = self.sendGate.withLock { gate in
+                guard !gate.largeSendInFlight else { return nil }
+                let status = handle.leave(self.name)
+                if status == .ok { gate.update(handle: handle, open: false) }
+                return status
+            }
+            if let status { return status }
+        }
     }
 
     /// Waits until the group has ended after a leave.

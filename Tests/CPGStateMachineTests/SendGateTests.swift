@@ -35,4 +35,65 @@ struct SendGateTests {
         gate.update(handle: "h", open: true)
         #expect(gate.fastPathHandle == "h")
     }
+
+    @Test("a send through the open gate claims the channel for a fragmented send; nothing else gets it until it returns")
+    func claimLargeSend() {
+        var gate = SendGate<String>(handle: "h", open: true)
+        let claim = gate.claimLargeSend()
+        #expect(claim?.handle == "h")
+        #expect(claim?.ownIndex == 1, "the index is taken before libcpg sends")
+        #expect(gate.largeSendInFlight)
+        #expect(gate.fastPathHandle == nil, "atomic sends queue behind it")
+        let second = gate.claimLargeSend()
+        #expect(second == nil)
+        let actorStart = gate.startLargeSendForActor()
+        #expect(actorStart == nil, "the actor waits too")
+        #expect(gate.actorWaitsForLargeSend, "and is told when it ends")
+        let tellActor = gate.largeSendReturned(succeeded: true)
+        #expect(tellActor, "the actor asked to hear of the end")
+        #expect(!gate.largeSendInFlight)
+        #expect(!gate.actorWaitsForLargeSend)
+        #expect(gate.fastPathHandle == "h")
+    }
+
+    @Test("a successful fragmented send nobody waited for ends without the actor")
+    func unwatchedLargeSendEndsQuietly() {
+        var gate = SendGate<String>(handle: "h", open: true)
+        let claim = gate.claimLargeSend()
+        #expect(claim != nil)
+        let tellActor = gate.largeSendReturned(succeeded: true)
+        #expect(!tellActor)
+        #expect(gate.fastPathHandle == "h")
+        let waits = gate.waitForLargeSend()
+        #expect(!waits, "nothing in flight: no wait")
+        #expect(!gate.actorWaitsForLargeSend)
+    }
+
+    @Test("a closed gate refuses a claim; the actor still starts fragmented sends")
+    func actorStartsLargeSend() {
+        var gate = SendGate<String>(handle: "h", open: false)
+        let claim = gate.claimLargeSend()
+        #expect(claim == nil)
+        let first = gate.startLargeSendForActor()
+        #expect(first == 1)
+        #expect(gate.largeSendInFlight)
+        let second = gate.startLargeSendForActor()
+        #expect(second == nil)
+        let next = gate.ownMessageAccepted()
+        #expect(next == 2, "indices go on counting")
+    }
+
+    @Test("a failed fragmented send keeps the channel until the actor recorded it")
+    func failedLargeSendWaitsForActor() {
+        var gate = SendGate<String>(handle: "h", open: true)
+        let claim = gate.claimLargeSend()
+        #expect(claim != nil)
+        let tellActor = gate.largeSendReturned(succeeded: false)
+        #expect(tellActor, "the actor must hear of a failure")
+        #expect(gate.largeSendInFlight)
+        #expect(gate.fastPathHandle == nil, "no send may take the next own-message index yet")
+        gate.largeSendFailureRecorded()
+        #expect(!gate.largeSendInFlight)
+        #expect(gate.fastPathHandle == "h")
+    }
 }

@@ -175,6 +175,7 @@ struct Runner {
         let sections = self.options.sections
         if sections.contains("a") {
             try await self.throughput(&report)
+            try await self.tunedLargeThroughput(&report)
             try await self.pinnedThroughput(&report)
             try await self.threeNodeThroughput(&report)
         }
@@ -221,13 +222,7 @@ struct Runner {
             let scenario = "(a) throughput \(sizeText(item.size)), \(item.senders) sender\(item.senders == 1 ? "" : "s"), \(fmtCount(count)) msgs"
             log("\(scenario): Swift \(rate(swift)) C \(rate(c)) (C try-again \(c.tryAgain ?? 0))")
             report.addThroughput(scenario, swift: swift, c: c)
-            report.add(
-                scenario,
-                "context switches per message (whole process)",
-                swift: fmt(swift.contextSwitchesPerMessage),
-                c: fmt(c.contextSwitchesPerMessage),
-                ratio: swift.contextSwitchesPerMessage / c.contextSwitchesPerMessage
-            )
+            Self.addContextSwitchRow(scenario, swift: swift, c: c, &report)
             Self.addDaemonRows(scenario, swift: swift, c: c, &report)
         }
         report.note(
@@ -287,18 +282,66 @@ struct Runner {
         )
     }
 
+    /// (a) 1 MiB once more, with the glibc settings FlowControlAndBackpressure (Sizing) recommends
+    /// for messages around a megabyte, C and Swift alike. Every delivered payload is an array of
+    /// its own; with glibc's defaults, a backlog of such arrays is given back to the kernel as it
+    /// shrinks and faulted in again page by page, and how much of that happens depends on how far
+    /// the consuming task lags, which varies from run to run. GLIBC_TUNABLES is read at start-up,
+    /// hence the children.
+    private func tunedLargeThroughput(_ report: inout Report) async throws {
+        let size = 1_048_576
+        let count = 1000 / self.scale
+        let tunables = "glibc.malloc.trim_threshold=67108864:glibc.malloc.mmap_threshold=4194304"
+        var swiftRuns: [RunResult] = []
+        var cRuns: [RunResult] = []
+        for _ in 0..<self.options.repetitions {
+            cRuns.append(try await self.childRun("c-throughput", size: size, count: count, prefix: ["GLIBC_TUNABLES=\(tunables)"]))
+            swiftRuns.append(try await self.childRun("throughput", size: size, count: count, prefix: ["GLIBC_TUNABLES=\(tunables)"]))
+        }
+        let swift = RunResult.median(swiftRuns)
+        let c = RunResult.median(cRuns)
+        let scenario = "(a) throughput 1 MiB, 1 sender, \(fmtCount(count)) msgs, GLIBC_TUNABLES=\(tunables)"
+        log("\(scenario): Swift \(rate(swift)) \(fmt(swift.cpuMicrosecondsPerMessage)) µs, C \(rate(c)) \(fmt(c.cpuMicrosecondsPerMessage)) µs")
+        report.addThroughput(scenario, swift: swift, c: c)
+        Self.addContextSwitchRow(scenario, swift: swift, c: c, &report)
+        report.note(
+            "(a) GLIBC_TUNABLES: the 1 MiB row again, each run in a child process (`cpg-bench profile "
+                + "throughput|c-throughput`) started with the glibc settings that FlowControlAndBackpressure (Sizing) "
+                + "recommends for messages around a megabyte, C and Swift alike. With glibc's defaults the Swift "
+                + "row's CPU depends on how far the consuming task lags behind the group's reader: the payloads "
+                + "it holds are given back to the kernel as the backlog shrinks and faulted in again."
+        )
+    }
+
     /// One `cpg-bench profile MODE SIZE COUNT 1` child on CPU 1; its result line.
     private func pinnedRun(_ mode: String, size: Int, count: Int) async throws -> RunResult {
+        try await self.childRun(mode, size: size, count: count, prefix: ["taskset", "-c", "1"])
+    }
+
+    /// One `cpg-bench profile MODE SIZE COUNT 1` child, its command line after `env` starting
+    /// with `prefix` (variables, or a command such as taskset); its result line.
+    private func childRun(_ mode: String, size: Int, count: Int, prefix: [String]) async throws -> RunResult {
         let child = try Peer.spawn(
-            ["env", "CPG_BENCH_EMIT_RESULT=1", "taskset", "-c", "1", self.options.selfPath, "profile", mode, "\(size)", "\(count)", "1"]
+            ["env", "CPG_BENCH_EMIT_RESULT=1"] + prefix + [self.options.selfPath, "profile", mode, "\(size)", "\(count)", "1"]
         )
         let fields = try await child.expectLine(startingWith: "result ").split(separator: " ").dropFirst()
         let status = await child.waitForExit()
         let values = fields.compactMap { Double($0) }
-        guard status == 0, values.count == 4 else { throw BenchError("pinned \(mode) failed (status \(status))") }
+        guard status == 0, values.count == 4 else { throw BenchError("\(mode) in a child process failed (status \(status))") }
         var result = RunResult(wall: values[0], cpu: values[1], messages: Int(values[2]), bytes: Int(values[2]) * size)
         result.contextSwitches = Int(values[3])
         return result
+    }
+
+    /// The row of context switches per message, of the whole client process.
+    private static func addContextSwitchRow(_ scenario: String, swift: RunResult, c: RunResult, _ report: inout Report) {
+        report.add(
+            scenario,
+            "context switches per message (whole process)",
+            swift: fmt(swift.contextSwitchesPerMessage),
+            c: fmt(c.contextSwitchesPerMessage),
+            ratio: swift.contextSwitchesPerMessage / c.contextSwitchesPerMessage
+        )
     }
 
     /// The rows of what corosync spent on the same messages, and how often it pushed back.

@@ -26,13 +26,7 @@ extension CPGGroup {
                 handle.finalize()
                 return
             }
-            self.assumeIsolated { group in
-                if group.largeSendInFlight {
-                    group.deferredFinalization = handle
-                } else {
-                    group.finalizeUnderSendLock(handle)
-                }
-            }
+            self.assumeIsolated { $0.finalizeOrDefer(handle) }
         }
         self.source = source
         self.log.onResumeProducer { [weak self] in
@@ -212,12 +206,14 @@ extension CPGGroup {
     /// after libqb's 50 ms job timeout (see ``DeliveryNudge``). Skipped while a fragmented send
     /// holds the request channel: its own requests wake corosync.
     private func nudgeCorosync() {
-        guard !self.largeSendInFlight, let handle = self.handle else { return }
-        self.corosyncNudges += 1
-        self.sendGate.withLock { _ in
+        guard let handle = self.handle else { return }
+        let nudged = self.sendGate.withLock { gate in
+            guard !gate.largeSendInFlight else { return false }
             // A failure here means the connection failed; the next dispatch reports it.
             _ = try? handle.localNodeID()
+            return true
         }
+        if nudged { self.corosyncNudges += 1 }
     }
 
     /// Runs ``readReady()`` again soon on the actor's queue, once, if the source is still on.
@@ -288,19 +284,50 @@ extension CPGGroup {
             self.source = nil
             self.sourceResumed = false
         } else if let handle = self.handle {
-            if self.largeSendInFlight { self.deferredFinalization = handle } else { self.finalizeUnderSendLock(handle) }
+            self.finalizeOrDefer(handle)
         }
         self.handle = nil
         self.readerFD = nil
         self.syncSendGate()
     }
 
+    /// Finalizes `handle` under the send lock, unless a fragmented send still uses it: then no
+    /// send may take it any more, and it is finalized once that send has returned. One lock hold,
+    /// so that no send through the gate starts in between.
+    func finalizeOrDefer(_ handle: LibCPGHandle) {
+        let deferred = self.sendGate.withLock { gate in
+            if gate.handle === handle { gate.update(handle: nil, open: false) }
+            if gate.waitForLargeSend() { return true }
+            handle.finalize()
+            return false
+        }
+        if deferred { self.deferredFinalizations.append(handle) }
+        self.handlesReleased += 1
+        if !self.handleReleaseWaiters.isEmpty {
+            let waiters = self.handleReleaseWaiters
+            self.handleReleaseWaiters.removeAll()
+            for waiter in waiters { waiter.resume() }
+        }
+    }
+
+    /// Whether a fragmented send holds the request channel; it may have started without the
+    /// actor, so the gate knows. Only a hint: whoever calls libcpg checks again under the lock.
+    nonisolated var largeSendInFlight: Bool {
+        self.sendGate.withLock { $0.largeSendInFlight }
+    }
+
+    /// Whether a fragmented send holds the request channel; if so, its end comes to the actor
+    /// (`largeSendEnded()`), which resumes the request channel's waiters and drains the queue.
+    func waitsForLargeSend() -> Bool {
+        self.sendGate.withLock { $0.waitForLargeSend() }
+    }
+
     /// Waits while a fragmented send uses the request channel.
     func awaitRequestChannel() async {
-        while self.largeSendInFlight {
+        while self.waitsForLargeSend() {
             await withCheckedContinuation { continuation in
                 // Checked again: the task may hop before this runs (see `CPGGroup.leave()`).
-                if self.largeSendInFlight {
+                if self.waitsForLargeSend() {
                     self.requestChannelWaiters.append(continuation)
                 } else {
                     continuation.resume()

@@ -10,17 +10,24 @@ extension CPGGroup {
         /// The message must go through the actor's queue; `flowControlled` says corosync just
         /// answered `CS_ERR_TRY_AGAIN` to it.
         case queue(flowControlled: Bool)
+        /// A message above the atomic size took the request channel: send it in fragments with
+        /// ``sendFragmentedDirectly(_:handle:ownIndex:)``.
+        case fragmented(handle: LibCPGHandle, ownIndex: UInt64)
     }
 
     /// The fast path of a send: if the gate is open (nothing queued, no fragmented send in flight,
     /// joined), calls `cpg_mcast_joined` on the caller's thread under the send lock, with no
-    /// actor hop and no continuation. Validation and cancellation are checked first, as on the
-    /// queued path.
+    /// actor hop and no continuation; a message above the atomic size takes the request channel
+    /// instead, for a fragmented send off the actor. Validation and cancellation are checked
+    /// first, as on the queued path.
     nonisolated func trySendDirectly(_ payload: SendPayload) throws -> DirectSend {
         let byteCount = payload.byteCount
-        guard byteCount <= self.maxAtomicMessageSize else { return .queue(flowControlled: false) }
         try Self.validateShape(payload, byteCount: byteCount, configuration: self.configuration)
         try Task.checkCancellation()
+        if byteCount > self.maxAtomicMessageSize {
+            guard let claim = self.sendGate.withLock({ $0.claimLargeSend() }) else { return .queue(flowControlled: false) }
+            return .fragmented(handle: claim.handle, ownIndex: claim.ownIndex)
+        }
         let outcome: SendGate<LibCPGHandle>.FastSendOutcome?
         let status: CPGStatus
         (outcome, status) = self.sendGate.withLock { gate in
@@ -62,7 +69,7 @@ extension CPGGroup {
                 return ownIndex
             case .failed(let error):
                 throw error
-            case .tryAgain:
+            case .tryAgain, .waitForLargeSend:
                 tryNow = false
             }
         }
@@ -94,7 +101,7 @@ extension CPGGroup {
             return
         }
         if send.payload.byteCount > self.maxAtomicMessageSize {
-            self.startLargeSend(send.payload, send.continuation, confirmID: send.confirm ? send.id : nil)
+            if !self.startLargeSend(send) { self.queue(send) }
             return
         }
         switch self.attempt(send.payload) {
@@ -103,13 +110,13 @@ extension CPGGroup {
             self.accepted(send, ownIndex: ownIndex)
         case .failed(let error):
             send.continuation.resume(throwing: error)
-        case .tryAgain:
+        case .tryAgain, .waitForLargeSend:
             self.queue(send)
         }
     }
 
     /// Whether a send may go to corosync now: nothing queued ahead of it, no fragmented send in
-    /// flight, no reconnect under way.
+    /// flight (a hint: the send checks again under the lock), no reconnect under way.
     private var canSendNow: Bool {
         self.sendQueue.isEmpty && !self.largeSendInFlight && !self.lifecycle.isReconnecting
     }
@@ -150,12 +157,11 @@ extension CPGGroup {
     }
 
     /// Tells the send gate what the actor knows: sends may go straight to corosync only while
-    /// nothing is queued, no fragmented send is in flight, the group is joined and no test
-    /// watches the queue.
+    /// nothing is queued, the group is joined and no test watches the queue (and, as the gate
+    /// itself knows, no fragmented send is in flight).
     func syncSendGate() {
         let handle = self.handle
-        let open = self.sendQueue.isEmpty && !self.largeSendInFlight && self.lifecycle.acceptsSends
-            && self.queueWatches.isEmpty
+        let open = self.sendQueue.isEmpty && self.lifecycle.acceptsSends && self.queueWatches.isEmpty
         self.sendGate.withLock { $0.update(handle: handle, open: open) }
     }
 
@@ -215,15 +221,20 @@ extension CPGGroup {
         case accepted(UInt64)
         case tryAgain
         case failed(CPGError)
+        /// A fragmented send holds the request channel; its end comes to the actor.
+        case waitForLargeSend
     }
 
     /// One non-blocking `cpg_mcast_joined` of an atomic-size message, under the send lock.
     private func attempt(_ payload: SendPayload) -> Attempt {
         guard let handle = self.handle else { return .failed(CPGError(.closed, "the group was closed")) }
-        let (status, ownIndex) = self.sendGate.withLock { gate in
+        let (status, ownIndex) = self.sendGate.withLock { gate -> (CPGStatus?, UInt64) in
+            // A send through the open gate may have started a fragmented one.
+            if gate.waitForLargeSend() { return (nil, 0) }
             let status = payload.withIOVecs { handle.multicastUnlessBacklogged($0) }
             return (status, status == .ok ? gate.ownMessageAccepted() : 0)
         }
+        guard let status else { return .waitForLargeSend }
         switch status {
         case .ok:
             self.retryDelayMicroseconds = 100
@@ -241,15 +252,16 @@ extension CPGGroup {
     /// Sends queued messages in order until corosync pushes back or the queue is empty.
     func drainSendQueue() {
         defer { self.syncSendGate() }
-        while let first = self.sendQueue.first, !self.largeSendInFlight, !self.lifecycle.isReconnecting {
+        while let first = self.sendQueue.first, !self.lifecycle.isReconnecting {
             if let error = self.lifecycle.errorForJoinedCall {
                 self.failQueuedSends(error)
                 return
             }
             if first.payload.byteCount > self.maxAtomicMessageSize {
+                // If another fragmented send holds the channel, its end drains the queue again.
+                guard self.startLargeSend(first) else { return }
                 self.sendQueue.removeFirst()
-                self.startLargeSend(first.payload, first.continuation, confirmID: first.confirm ? first.id : nil)
-                return
+                continue
             }
             switch self.attempt(first.payload) {
             case .accepted(let ownIndex):
@@ -261,6 +273,8 @@ extension CPGGroup {
                 self.accepted(first, ownIndex: ownIndex)
             case .tryAgain:
                 self.scheduleRetry()
+                return
+            case .waitForLargeSend:
                 return
             case .failed(let error):
                 self.sendQueue.removeFirst()
@@ -293,72 +307,98 @@ extension CPGGroup {
         }
     }
 
-    /// Starts a fragmented send on a thread of its own; `continuation` gets the own-message
-    /// index, or (with `confirmID`) the delivery index once delivered.
-    private func startLargeSend(
-        _ payload: SendPayload,
-        _ continuation: CheckedContinuation<UInt64, any Error>,
-        confirmID: UInt64? = nil
-    ) {
+    /// Starts a fragmented send of `send` from the actor, unless one is in flight already
+    /// (answers `false`; its end drains the queue). A confirmed send's confirmation is registered
+    /// before libcpg starts: the message may be delivered back before libcpg returns.
+    private func startLargeSend(_ send: PendingSend) -> Bool {
         guard let handle = self.handle else {
-            continuation.resume(throwing: CPGError(.closed, "the group was closed"))
-            return
+            send.continuation.resume(throwing: CPGError(.closed, "the group was closed"))
+            return true
         }
-        self.largeSendInFlight = true
-        // The index is taken before sending: the message may be delivered back before libcpg's
-        // blocking call returns. The gate closes first: while the fragmented send runs (without
-        // the send lock, since libcpg sleeps in it), nothing else sends or queries.
-        self.syncSendGate()
-        let ownIndex = self.sendGate.withLock { $0.ownMessageAccepted() }
-        if let confirmID {
-            self.confirmations.append(Confirmation(id: confirmID, ownIndex: ownIndex, continuation: continuation))
+        guard let ownIndex = self.sendGate.withLock({ $0.startLargeSendForActor() }) else { return false }
+        if send.confirm {
+            self.confirmations.append(Confirmation(id: send.id, ownIndex: ownIndex, continuation: send.continuation))
         }
-        // A serial queue of its own (overcommit on Linux): libcpg blocks and sleeps in there, and
-        // must not take one of the global queues' few threads.
-        DispatchQueue(label: "swift-cpg.fragmented-send").async { [weak self] in
+        self.runLargeSend(send.payload, handle: handle, ownIndex: ownIndex, continuation: send.confirm ? nil : send.continuation)
+        return true
+    }
+
+    /// Sends a message that took the request channel through the open gate in fragments, and
+    /// returns when libcpg has: no actor hop unless the actor waits for the channel or the send
+    /// failed. Once started it runs to its end, cancelled or not.
+    nonisolated func sendFragmentedDirectly(_ payload: SendPayload, handle: LibCPGHandle, ownIndex: UInt64) async throws {
+        _ = try await withCheckedThrowingContinuation { continuation in
+            self.runLargeSend(payload, handle: handle, ownIndex: ownIndex, continuation: continuation)
+        }
+    }
+
+    /// Runs libcpg's blocking fragmented send (it sleeps between its own retries) on the group's
+    /// fragmented-send queue. `continuation` gets the own-message index; `nil` for a confirmed
+    /// send, which its delivery resolves. The closure holds the group: its handle stays
+    /// unfinalized until libcpg returns.
+    private nonisolated func runLargeSend(
+        _ payload: SendPayload,
+        handle: LibCPGHandle,
+        ownIndex: UInt64,
+        continuation: CheckedContinuation<UInt64, any Error>?
+    ) {
+        self.fragmentedSendQueue.async {
             let status = payload.withIOVecs { handle.multicast($0) }
-            guard let self else { return }
-            self.executor.async {
-                self.assumeIsolated { group in
-                    group.largeSendFinished(status: status, ownIndex: ownIndex, byteCount: payload.byteCount, continuation: confirmID == nil ? continuation : nil)
+            let succeeded = status == .ok
+            let tellActor = self.sendGate.withLock { $0.largeSendReturned(succeeded: succeeded) }
+            guard succeeded else {
+                self.executor.async {
+                    self.assumeIsolated { group in
+                        group.largeSendFailed(status: status, ownIndex: ownIndex, byteCount: payload.byteCount, continuation: continuation)
+                    }
+                }
+                return
+            }
+            self.metrics.messagesSent.increment()
+            self.metrics.bytesSent.increment(by: Int64(payload.byteCount))
+            continuation?.resume(returning: ownIndex)
+            if tellActor {
+                self.executor.async {
+                    self.assumeIsolated { $0.largeSendEnded() }
                 }
             }
         }
     }
 
-    private func largeSendFinished(
+    /// A fragmented send the actor waited for has ended: finalize the handles that waited for
+    /// it (no send can take them any more), resume the request channel's waiters and send what
+    /// queued behind it.
+    private func largeSendEnded() {
+        let handles = self.deferredFinalizations
+        self.deferredFinalizations.removeAll()
+        for handle in handles { self.finalizeUnderSendLock(handle) }
+        let waiters = self.requestChannelWaiters
+        self.requestChannelWaiters.removeAll()
+        for waiter in waiters { waiter.resume() }
+        self.drainSendQueue()
+    }
+
+    /// A fragmented send failed midway. Its own-message index is recorded as never delivered
+    /// (receivers drop the incomplete message) before the request channel is free again.
+    private func largeSendFailed(
         status: CPGStatus,
         ownIndex: UInt64,
         byteCount: Int,
         continuation: CheckedContinuation<UInt64, any Error>?
     ) {
-        self.largeSendInFlight = false
-        if status == .ok {
-            self.metrics.messagesSent.increment()
-            self.metrics.bytesSent.increment(by: Int64(byteCount))
-            continuation?.resume(returning: ownIndex)
-        } else {
-            // A failed fragmented send is never delivered: receivers drop incomplete messages.
-            self.failedOwnIndices.insert(ownIndex)
-            let error = CPGError(
-                status == .library ? .connectionLost : .partialSend,
-                "sending a \(byteCount)-byte message in fragments failed; receivers discard the incomplete message",
-                status: status
-            )
-            if let continuation {
-                continuation.resume(throwing: error)
-            } else if let index = self.confirmations.firstIndex(where: { $0.ownIndex == ownIndex }) {
-                self.confirmations.remove(at: index).continuation.resume(throwing: error)
-            }
+        self.failedOwnIndices.insert(ownIndex)
+        self.sendGate.withLock { $0.largeSendFailureRecorded() }
+        let error = CPGError(
+            status == .library ? .connectionLost : .partialSend,
+            "sending a \(byteCount)-byte message in fragments failed; receivers discard the incomplete message",
+            status: status
+        )
+        if let continuation {
+            continuation.resume(throwing: error)
+        } else if let index = self.confirmations.firstIndex(where: { $0.ownIndex == ownIndex }) {
+            self.confirmations.remove(at: index).continuation.resume(throwing: error)
         }
-        if let handle = self.deferredFinalization {
-            self.deferredFinalization = nil
-            self.finalizeUnderSendLock(handle)
-        }
-        let waiters = self.requestChannelWaiters
-        self.requestChannelWaiters.removeAll()
-        for waiter in waiters { waiter.resume() }
-        self.drainSendQueue()
+        self.largeSendEnded()
     }
 
     /// An own message came back: resolve the confirmation waiting for it.

@@ -3,19 +3,30 @@
 /// path of ``CPGGroup/send(_:)-([UInt8])``.
 ///
 /// The group keeps it behind the one lock that also serialises every request-channel call of
-/// libcpg (sends, queries, leave, finalize). The actor opens the gate while nothing is queued,
-/// no fragmented send is in flight and the group is joined, and closes it as soon as one of
-/// those stops holding; a fast send that meets `CS_ERR_TRY_AGAIN` closes it too, so later sends
-/// queue behind it instead of overtaking it.
+/// libcpg (sends, queries, leave, finalize). The actor opens the gate while nothing is queued
+/// and the group is joined, and closes it as soon as one of those stops holding; a fast send
+/// that meets `CS_ERR_TRY_AGAIN` closes it too, so later sends queue behind it instead of
+/// overtaking it.
+///
+/// A fragmented send (above the atomic size) runs without the lock, since libcpg blocks and
+/// sleeps in it, so the gate also records that one is in flight: nothing else may use the
+/// request channel meanwhile, and whoever holds the lock checks ``largeSendInFlight`` before
+/// calling libcpg. A send through the open gate starts one without entering the actor
+/// (``claimLargeSend()``); the actor hears of its end only if it asked to
+/// (``waitForLargeSend()``) or the send failed.
 ///
 /// A pure value: `Handle` is whatever sends (a `LibCPGHandle` in production).
 struct SendGate<Handle> {
     /// The handle sends use while the gate is open; `nil` once the group stops.
     private(set) var handle: Handle?
-    /// Whether a send may go straight to corosync.
+    /// Whether the actor lets sends go straight to corosync (while no fragmented send runs).
     private(set) var isOpen = false
     /// How many own messages corosync accepted: the own-message index of the last one.
     private(set) var acceptedOwnMessages: UInt64 = 0
+    /// A fragmented send holds the request channel.
+    private(set) var largeSendInFlight = false
+    /// The actor has work that waits for the fragmented send in flight to end.
+    private(set) var actorWaitsForLargeSend = false
 
     /// The outcome of a direct send.
     enum FastSendOutcome: Equatable {
@@ -32,8 +43,8 @@ struct SendGate<Handle> {
         self.isOpen = open && handle != nil
     }
 
-    /// The actor's view: `open` says whether its queue is empty, no fragmented send is in flight
-    /// and the group is joined; `handle` is its current handle.
+    /// The actor's view: `open` says whether its queue is empty and the group is joined;
+    /// `handle` is its current handle.
     mutating func update(handle: Handle?, open: Bool) {
         self.handle = handle
         self.isOpen = open && handle != nil
@@ -41,7 +52,7 @@ struct SendGate<Handle> {
 
     /// The handle a direct send may use now, or `nil` when the send must go through the queue.
     var fastPathHandle: Handle? {
-        self.isOpen ? self.handle : nil
+        self.isOpen && !self.largeSendInFlight ? self.handle : nil
     }
 
     /// A direct send returned; `accepted` is `CS_OK`, `tryAgain` is `CS_ERR_TRY_AGAIN`.
@@ -57,10 +68,52 @@ struct SendGate<Handle> {
         return .failed
     }
 
-    /// Corosync accepted a message sent by the actor (or a fragmented send is about to start):
-    /// answers its own-message index.
+    /// Corosync accepted a message sent by the actor: answers its own-message index.
     mutating func ownMessageAccepted() -> UInt64 {
         self.acceptedOwnMessages += 1
         return self.acceptedOwnMessages
+    }
+
+    /// A send through the open gate takes the request channel for a fragmented send: answers
+    /// the handle and the message's own-message index (taken before sending, since the message
+    /// may be delivered back before libcpg returns), or `nil` if the send must go to the actor.
+    mutating func claimLargeSend() -> (handle: Handle, ownIndex: UInt64)? {
+        guard let handle = self.fastPathHandle else { return nil }
+        self.largeSendInFlight = true
+        return (handle, self.ownMessageAccepted())
+    }
+
+    /// The actor takes the request channel for a fragmented send, open gate or not: answers the
+    /// own-message index, or `nil` if a fragmented send is in flight already (the actor then
+    /// hears when it ends).
+    mutating func startLargeSendForActor() -> UInt64? {
+        if self.waitForLargeSend() { return nil }
+        self.largeSendInFlight = true
+        return self.ownMessageAccepted()
+    }
+
+    /// The actor has work for the request channel: answers whether a fragmented send holds it,
+    /// and if so, has its end reported to the actor.
+    mutating func waitForLargeSend() -> Bool {
+        guard self.largeSendInFlight else { return false }
+        self.actorWaitsForLargeSend = true
+        return true
+    }
+
+    /// libcpg returned from a fragmented send. A successful one frees the request channel at
+    /// once. A failed one keeps it, and the direct path closed, until the actor has recorded the
+    /// failure (``largeSendFailureRecorded()``): the own-message indices after it depend on that.
+    /// Answers whether the actor must hear of the end.
+    mutating func largeSendReturned(succeeded: Bool) -> Bool {
+        guard succeeded else { return true }
+        self.largeSendInFlight = false
+        defer { self.actorWaitsForLargeSend = false }
+        return self.actorWaitsForLargeSend
+    }
+
+    /// The actor recorded a failed fragmented send: the request channel is free again.
+    mutating func largeSendFailureRecorded() {
+        self.largeSendInFlight = false
+        self.actorWaitsForLargeSend = false
     }
 }
