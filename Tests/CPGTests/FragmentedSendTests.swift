@@ -1,4 +1,5 @@
 @testable import CPG
+import CPGTesting
 import Foundation
 import Testing
 
@@ -183,5 +184,49 @@ struct FragmentedSendTests {
         #expect(await group.deferredFinalizations.isEmpty)
         watcher.kill(SIGTERM)
         #expect(await watcher.exitStatus() == 0)
+    }
+
+    @Test("a fragmented send whose daemon dies throws; after the reconnect the group sends and confirms on", .timeLimit(.minutes(1)))
+    func fragmentedSendFailsWhenDaemonDies() async throws {
+        try await LocalCluster.withCluster(nodes: 1) { cluster in
+            var configuration = CPGConfiguration()
+            configuration.networkNamespace = cluster.node(1).namespacePath
+            var policy = CPGReconnectPolicy()
+            policy.initialDelay = .milliseconds(20)
+            policy.maximumDelay = .milliseconds(200)
+            configuration.reconnect = policy
+            let group = try await CPGGroup.join(uniqueGroupName(), configuration: configuration)
+            var events = group.events.makeAsyncIterator()
+            let before = try await group.sendConfirmed(Array("before".utf8))
+            let big = Self.payload(sender: 0, index: 0, size: group.maxAtomicMessageSize + 100_000)
+            guard case .fragmented(let handle, let ownIndex) = try group.trySendDirectly(.single(big)) else {
+                Issue.record("a send above the atomic size through the open gate takes the channel")
+                await group.close()
+                return
+            }
+            try await cluster.killDaemon(cluster.node(1))
+            while let event = try await events.next() {
+                if case .disconnected = event { break }
+            }
+            await #expect {
+                try await group.sendFragmentedDirectly(.single(big), handle: handle, ownIndex: ownIndex)
+            } throws: { error in
+                guard let error = error as? CPGError else { return false }
+                return error.code == .connectionLost || error.code == .partialSend
+            }
+            #expect(!group.largeSendInFlight, "the failure is recorded and the channel free again")
+            try await cluster.startDaemon(cluster.node(1))
+            while let event = try await events.next() {
+                if event == .reconnected { break }
+            }
+            let after = try await group.sendConfirmed(Array("after".utf8))
+            #expect(after == before + 1, "the failed message was never delivered: indices go on from the last delivery")
+            var delivered: [[UInt8]] = []
+            while delivered.isEmpty, let event = try await events.next() {
+                if let message = event.message { delivered.append(message.payload) }
+            }
+            #expect(delivered == [Array("after".utf8)])
+            await group.close()
+        }
     }
 }
