@@ -189,12 +189,7 @@ struct FragmentedSendTests {
     @Test("a fragmented send whose daemon dies throws; after the reconnect the group sends and confirms on", .timeLimit(.minutes(1)))
     func fragmentedSendFailsWhenDaemonDies() async throws {
         try await LocalCluster.withCluster(nodes: 1) { cluster in
-            var configuration = CPGConfiguration()
-            configuration.networkNamespace = cluster.node(1).namespacePath
-            var policy = CPGReconnectPolicy()
-            policy.initialDelay = .milliseconds(20)
-            policy.maximumDelay = .milliseconds(200)
-            configuration.reconnect = policy
+            let configuration = quicklyReconnecting(networkNamespace: cluster.node(1).namespacePath)
             let group = try await CPGGroup.join(uniqueGroupName(), configuration: configuration)
             var events = group.events.makeAsyncIterator()
             let before = try await group.sendConfirmed(Array("before".utf8))

@@ -7,12 +7,7 @@ struct ReconnectTests {
     @Test("a daemon restart: disconnected, sends wait, reconnected with a new view, the waiting send delivered")
     func outlivesDaemonRestart() async throws {
         try await LocalCluster.withCluster(nodes: 1) { cluster in
-            var configuration = CPGConfiguration()
-            configuration.networkNamespace = cluster.node(1).namespacePath
-            var policy = CPGReconnectPolicy()
-            policy.initialDelay = .milliseconds(20)
-            policy.maximumDelay = .milliseconds(200)
-            configuration.reconnect = policy
+            let configuration = quicklyReconnecting(networkNamespace: cluster.node(1).namespacePath)
             let group = try await CPGGroup.join("phoenix", configuration: configuration)
             var events = group.events.makeAsyncIterator()
             let before = try await group.sendConfirmed(Array("before".utf8))

@@ -7,6 +7,18 @@ func uniqueGroupName(_ label: String = #function) -> CPGGroupName {
     return try! CPGGroupName("swift-cpg-test-\(clean)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
 }
 
+/// A configuration for a group in `networkNamespace` that reconnects soon after losing its
+/// daemon (20 ms, backing off to 200 ms).
+func quicklyReconnecting(networkNamespace: String) -> CPGConfiguration {
+    var configuration = CPGConfiguration()
+    configuration.networkNamespace = networkNamespace
+    var policy = CPGReconnectPolicy()
+    policy.initialDelay = .milliseconds(20)
+    policy.maximumDelay = .milliseconds(200)
+    configuration.reconnect = policy
+    return configuration
+}
+
 extension AsyncSequence {
     /// The first `count` elements (fewer if the sequence ends).
     func first(_ count: Int) async throws -> [Element] {
