@@ -145,6 +145,10 @@ extension CPGGroup {
                     deliveredBytes += message.payload.count
                     if message.sender == self.localMember {
                         self.ownMessageDelivered(message)
+                        // Corosync took this message's request off the IPC ring before it
+                        // ordered it: a send it pushed back may fit now. Retry at once rather
+                        // than after the rest of the batch.
+                        if !self.sendQueue.isEmpty { self.drainSendQueue() }
                     }
                 case .membership(let change):
                     membershipChanges += 1
