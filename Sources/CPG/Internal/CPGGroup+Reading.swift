@@ -97,9 +97,9 @@ extension CPGGroup {
 
     /// The fd is readable: dispatch events one at a time until none waits, the buffer would be
     /// full, or the batch is done (64 events or a ring's worth of bytes; the rest is read right
-    /// after the queue's other work). The
-    /// events go to the log in one append per firing, so a consumer that waits is woken once per
-    /// batch, not once per event. Answers whether libcpg's ring is empty now.
+    /// after the queue's other work). The events go to the log in one append per firing, so a
+    /// consumer that waits is woken once per batch, not once per event. Answers whether
+    /// libcpg's ring is empty now.
     @discardableResult
     func readReady() -> Bool {
         var deliveredMessages = 0
