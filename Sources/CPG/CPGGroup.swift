@@ -386,9 +386,7 @@ public actor CPGGroup {
             if case .reconnecting(let error) = self.lifecycle.state { throw error }
             guard let handle = self.handle else { throw CPGError(.closed, "the group was closed") }
             // A send may have started a fragmented one since: then wait again.
-            let members = try self.sendGate.withLock { (gate) throws(CPGError) -> [CPGMember]? in
-                gate.largeSendInFlight ? nil : try handle.membership(self.name)
-            }
+            let members = try self.withFreeRequestChannel { (_) throws(CPGError) in try handle.membership(self.name) }
             if let members { return members }
         }
     }
@@ -443,8 +441,7 @@ public actor CPGGroup {
             guard self.lifecycle.leaveRequested() == .requestLeave, let handle = self.handle else { return nil }
             // The gate closes in the same lock hold: no send reaches corosync after the leave. A
             // send may have started a fragmented one since the wait: then wait again.
-            let status: CPGStatus? = self.sendGate.withLock { gate in
-                guard !gate.largeSendInFlight else { return nil }
+            let status = self.withFreeRequestChannel { gate in
                 let status = handle.leave(self.name)
                 if status == .ok { gate.update(handle: handle, open: false) }
                 return status

@@ -18,6 +18,13 @@ struct FragmentedSendTests {
         return bytes
     }
 
+    /// Takes the request channel for `payload` through the open gate, as `send` does for a
+    /// message above the atomic size; `nil` if the send would have gone to the actor instead.
+    static func claimChannel(_ group: CPGGroup, for payload: [UInt8]) throws -> (handle: LibCPGHandle, ownIndex: UInt64)? {
+        guard case .fragmented(let handle, let ownIndex) = try group.trySendDirectly(.single(payload)) else { return nil }
+        return (handle, ownIndex)
+    }
+
     static func header(_ payload: [UInt8]) -> (sender: Int, index: Int)? {
         let words = String(decoding: payload.prefix(24), as: UTF8.self).split(separator: " ")
         guard words.count >= 2, words[0].hasPrefix("s"), words[1].hasPrefix("i"),
@@ -31,11 +38,7 @@ struct FragmentedSendTests {
         let group = try await CPGGroup.join(uniqueGroupName())
         let messages = group.messages
         let big = Self.payload(sender: 0, index: 0, size: group.maxAtomicMessageSize + 300_000)
-        guard case .fragmented(let handle, let ownIndex) = try group.trySendDirectly(.single(big)) else {
-            Issue.record("a send above the atomic size through the open gate takes the channel")
-            await group.close()
-            return
-        }
+        let (handle, ownIndex) = try #require(try Self.claimChannel(group, for: big), "a send above the atomic size through the open gate takes the channel")
         #expect(group.largeSendInFlight)
         // An atomic send may not overtake it on the direct path: it goes to the actor's queue.
         guard case .queue(flowControlled: false) = try group.trySendDirectly(.single(Array("small".utf8))) else {
@@ -168,11 +171,7 @@ struct FragmentedSendTests {
         let group = try await CPGGroup.join(name)
         let member = group.localMember
         let big = Self.payload(sender: 0, index: 0, size: group.maxAtomicMessageSize + 100_000)
-        guard case .fragmented(let handle, let ownIndex) = try group.trySendDirectly(.single(big)) else {
-            Issue.record("a send above the atomic size through the open gate takes the channel")
-            await group.close()
-            return
-        }
+        let (handle, ownIndex) = try #require(try Self.claimChannel(group, for: big), "a send above the atomic size through the open gate takes the channel")
         await group.close()
         await group.waitUntilHandleReleased()
         #expect(await group.deferredFinalizations.count == 1, "held back: the fragmented send still uses it")
@@ -194,11 +193,7 @@ struct FragmentedSendTests {
             var events = group.events.makeAsyncIterator()
             let before = try await group.sendConfirmed(Array("before".utf8))
             let big = Self.payload(sender: 0, index: 0, size: group.maxAtomicMessageSize + 100_000)
-            guard case .fragmented(let handle, let ownIndex) = try group.trySendDirectly(.single(big)) else {
-                Issue.record("a send above the atomic size through the open gate takes the channel")
-                await group.close()
-                return
-            }
+            let (handle, ownIndex) = try #require(try Self.claimChannel(group, for: big), "a send above the atomic size through the open gate takes the channel")
             try await cluster.killDaemon(cluster.node(1))
             while let event = try await events.next() {
                 if case .disconnected = event { break }

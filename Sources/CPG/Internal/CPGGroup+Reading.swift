@@ -221,13 +221,11 @@ extension CPGGroup {
     /// holds the request channel: its own requests wake corosync.
     private func nudgeCorosync() {
         guard let handle = self.handle else { return }
-        let nudged = self.sendGate.withLock { gate in
-            guard !gate.largeSendInFlight else { return false }
+        let nudged: Void? = self.withFreeRequestChannel { _ in
             // A failure here means the connection failed; the next dispatch reports it.
             _ = try? handle.localNodeID()
-            return true
         }
-        if nudged { self.corosyncNudges += 1 }
+        if nudged != nil { self.corosyncNudges += 1 }
     }
 
     /// Runs ``readReady()`` again soon on the actor's queue, once, if the source is still on.
@@ -321,6 +319,18 @@ extension CPGGroup {
             let waiters = self.handleReleaseWaiters
             self.handleReleaseWaiters.removeAll()
             for waiter in waiters { waiter.resume() }
+        }
+    }
+
+    /// Runs `body` (a libcpg request) under the send lock unless a fragmented send holds the
+    /// request channel; answers `nil` then. A send through the open gate may start one at any
+    /// time, so only this check under the lock counts; ``awaitRequestChannel()`` before it
+    /// makes a `nil` unlikely, not impossible.
+    func withFreeRequestChannel<T, E: Error>(
+        _ body: (inout SendGate<LibCPGHandle>) throws(E) -> T
+    ) throws(E) -> T? {
+        try self.sendGate.withLock { (gate) throws(E) -> T? in
+            gate.largeSendInFlight ? nil : try body(&gate)
         }
     }
 

@@ -307,8 +307,9 @@ extension CPGGroup {
         }
     }
 
-    /// Starts a fragmented send of `send` from the actor, unless one is in flight already
-    /// (answers `false`; its end drains the queue). A confirmed send's confirmation is registered
+    /// Starts a fragmented send of `send` from the actor, or fails it at once if the group is
+    /// closed; answers `false` (and leaves `send` alone) if another fragmented send holds the
+    /// channel, whose end drains the queue again. A confirmed send's confirmation is registered
     /// before libcpg starts: the message may be delivered back before libcpg returns.
     private func startLargeSend(_ send: PendingSend) -> Bool {
         guard let handle = self.handle else {
