@@ -33,7 +33,7 @@ struct CPGBench {
                     eventBufferBytes: Int(arguments[4]) ?? 0
                 )
             case "profile" where arguments.count == 6:
-                // `cpg-bench profile throughput|receive|c-throughput|c-receive|c-receive-poll|ping|c-ping
+                // `cpg-bench profile throughput|receive|c-throughput|c-handoff|c-receive|c-receive-poll|ping|c-ping
                 // SIZE COUNT SENDERS`: one run, for a profiler (ping: SENDERS 1 = C echo peer, else Swift;
                 // CPG_BENCH_READER_LINGER_US sets the Swift group's readerLinger).
                 let options = try Options([arguments[0]])
@@ -61,6 +61,10 @@ struct CPGBench {
                 case "c-throughput":
                     result = try await DaemonCost.watchingLocalDaemon {
                         try await scenarios.cThroughput(size: size, count: count, senders: senders)
+                    }
+                case "c-handoff":
+                    result = try await DaemonCost.watchingLocalDaemon {
+                        try await scenarios.cThroughputHandoff(size: size, count: count)
                     }
                 case "receive-after-small":
                     // The (b) allocator rows: 64 B and 1 KiB receive runs first, as in the table's own
@@ -101,6 +105,13 @@ struct CPGBench {
                             + "\(fmt(Double(daemon.packets) / Double(max(daemon.tokenRotations, 1)))) packets per token "
                             + "rotation; \(fmt(Double(pushedBack) * 1000 / Double(result.messages))) push-backs per 1,000 messages"
                     )
+                    if let wait = result.pushBackWait, pushedBack > 0 {
+                        log(
+                            "push-backs waited \(fmt(Double(wait.total) / 1e6)) ms in all, "
+                                + "\(fmt(Double(wait.total) / Double(pushedBack) / 1e3)) µs each on average, "
+                                + "\(fmt(Double(wait.longest) / 1e3)) µs at most"
+                        )
+                    }
                 }
             default:
                 let options = try Options(arguments)
@@ -211,10 +222,16 @@ struct Runner {
             let count = item.count / self.scale
             var swiftRuns: [RunResult] = []
             var cRuns: [RunResult] = []
+            var handoffRuns: [RunResult] = []
+            // At 64 B and 1 KiB, one sender: also C with the library's three threads (handoff.c).
+            let withHandoff = item.senders == 1 && item.size <= 1024
             try await DaemonCost.watchingLocalDaemon {
                 for _ in 0..<self.options.repetitions {
                     cRuns.append(try await self.scenarios.cThroughput(size: item.size, count: count, senders: item.senders))
                     swiftRuns.append(try await self.scenarios.swiftThroughput(size: item.size, count: count, senders: item.senders))
+                    if withHandoff {
+                        handoffRuns.append(try await self.scenarios.cThroughputHandoff(size: item.size, count: count))
+                    }
                 }
             }
             let swift = RunResult.median(swiftRuns)
@@ -224,6 +241,9 @@ struct Runner {
             report.addThroughput(scenario, swift: swift, c: c)
             Self.addContextSwitchRow(scenario, swift: swift, c: c, &report)
             Self.addDaemonRows(scenario, swift: swift, c: c, &report)
+            if withHandoff {
+                Self.addHandoffRows(scenario, swift: swift, handoff: RunResult.median(handoffRuns), &report)
+            }
         }
         report.note(
             "(a) Median of \(self.options.repetitions) runs each, C and Swift alternating, one group per run. "
@@ -236,7 +256,11 @@ struct Runner {
                 + "and its totem counters (cmap stats.srp.orf_token_rx and mcast_tx). Corosync shares the cores: "
                 + "the fewer messages each token rotation carries, the more CPU it spends per message. "
                 + "Push-backs: sends that waited for flow control (Swift, the `cpg.flow_control.waits` metric) and "
-                + "CS_ERR_TRY_AGAIN answers (C)."
+                + "CS_ERR_TRY_AGAIN answers (C). The handoff.c rows (64 B and 1 KiB, one sender) put in the C column "
+                + "the C pipeline rebuilt with the library's thread structure: the sender, a reader thread that polls "
+                + "libcpg's fd and dispatches CS_DISPATCH_ONE_NONBLOCKING in batches of up to 64 events, copying each "
+                + "message, and a consumer thread it hands each batch to (one mutex, one signal when it waits); "
+                + "it runs in the same alternation."
         )
     }
 
@@ -365,6 +389,39 @@ struct Runner {
             swift: fmt(Double(swift.sendsPushedBack ?? 0) * 1000 / Double(swift.messages)),
             c: fmt(Double(c.tryAgain ?? 0) * 1000 / Double(c.messages))
         )
+        if let wait = swift.pushBackWait, let pushedBack = swift.sendsPushedBack, pushedBack > 0 {
+            report.add(
+                scenario,
+                "Swift: ms the pushed-back sends waited in all / longest wait µs (the run's wall time: \(fmt(swift.wall * 1000)) ms)",
+                swift: "\(fmt(Double(wait.total) / 1e6)) / \(fmt(Double(wait.longest) / 1e3))",
+                c: ""
+            )
+        }
+    }
+
+    /// The C pipeline with the library's thread structure (handoff.c) in the C column: what
+    /// three threads and a hand-off of copied messages cost without Swift.
+    static func addHandoffRows(_ scenario: String, swift: RunResult, handoff: RunResult, _ report: inout Report) {
+        let label = "C: handoff.c (sender, reader thread, consumer thread)"
+        report.add(
+            scenario,
+            "messages/s, \(label)",
+            swift: rate(swift),
+            c: rate(handoff),
+            ratio: swift.wall / handoff.wall
+        )
+        report.add(
+            scenario,
+            "client CPU µs per message, \(label)",
+            swift: fmt(swift.cpuMicrosecondsPerMessage),
+            c: fmt(handoff.cpuMicrosecondsPerMessage),
+            ratio: swift.cpuMicrosecondsPerMessage / handoff.cpuMicrosecondsPerMessage
+        )
+        if let swiftDaemon = swift.daemon, let handoffDaemon = handoff.daemon {
+            let swiftCPU = swiftDaemon.cpuSeconds / Double(swift.messages) * 1e6
+            let handoffCPU = handoffDaemon.cpuSeconds / Double(handoff.messages) * 1e6
+            report.add(scenario, "corosync CPU µs per message, \(label)", swift: fmt(swiftCPU), c: fmt(handoffCPU), ratio: swiftCPU / handoffCPU)
+        }
     }
 
     /// (a) on a private 3-node cluster: the sender on node 1, a C receiver on nodes 2 and 3.

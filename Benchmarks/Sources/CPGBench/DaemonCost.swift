@@ -67,7 +67,29 @@ final class PushBackCounter: MetricsFactory {
     }
 
     func makeTimer(label: String, dimensions: [(String, String)]) -> any TimerHandler {
-        NOOPMetricsHandler.instance
+        label == CPGMetricLabel.flowControlWaitDuration ? self.waits : NOOPMetricsHandler.instance
+    }
+
+    /// How long the sends that waited waited, in all and at most (nanoseconds).
+    var waited: (total: Int64, longest: Int64) {
+        (self.waits.total.load(ordering: .relaxed), self.waits.longest.load(ordering: .relaxed))
+    }
+
+    private let waits = WaitTimer()
+
+    private final class WaitTimer: TimerHandler {
+        let total = Atomic<Int64>(0)
+        let longest = Atomic<Int64>(0)
+
+        func recordNanoseconds(_ duration: Int64) {
+            self.total.wrappingAdd(duration, ordering: .relaxed)
+            var current = self.longest.load(ordering: .relaxed)
+            while duration > current {
+                let (exchanged, original) = self.longest.compareExchange(expected: current, desired: duration, ordering: .relaxed)
+                if exchanged { break }
+                current = original
+            }
+        }
     }
 
     func destroyCounter(_ handler: any CounterHandler) {}

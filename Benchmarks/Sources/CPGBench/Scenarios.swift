@@ -81,6 +81,7 @@ struct Scenarios: Sendable {
         result.allocations = allocations
         result.daemon = daemonCost
         result.sendsPushedBack = pushBacks.count
+        result.pushBackWait = pushBacks.waited
         return result
     }
 
@@ -114,6 +115,18 @@ struct Scenarios: Sendable {
         var result = RunResult(stats)
         result.allocations = allocations
         return result
+    }
+
+    /// The C pipeline with the library's thread structure (`cpg_baseline_throughput_handoff`):
+    /// a sender, a reader thread that hands batches of copied messages to a consumer thread.
+    func cThroughputHandoff(size: Int, count: Int, group name: String = GroupNames.make("tput-h")) async throws -> RunResult {
+        let (status, stats) = await offPool { () -> (Int32, cpg_baseline_stats) in
+            var stats = cpg_baseline_stats()
+            let status = cpg_baseline_throughput_handoff(name, size, UInt64(count), &stats)
+            return (status, stats)
+        }
+        try checkStatus(status, "cpg_baseline_throughput_handoff")
+        return RunResult(stats)
     }
 
     // MARK: (b) receive-only: a C sender process, this process receives

@@ -62,6 +62,8 @@ struct RunResult: Sendable {
     var daemon: DaemonCost? = nil
     /// Swift: the sends that waited for corosync's flow control (`cpg.flow_control.waits`).
     var sendsPushedBack: Int? = nil
+    /// Swift: how long the sends that waited for flow control waited, in all and at most (ns).
+    var pushBackWait: (total: Int64, longest: Int64)? = nil
 
     var messagesPerSecond: Double { Double(self.messages) / self.wall }
     var cpuMicrosecondsPerMessage: Double { self.cpu / Double(self.messages) * 1e6 }

@@ -76,6 +76,15 @@ int cpg_baseline_throughput_in(const char *netns, const char *group, size_t size
 			       unsigned members, cpg_baseline_stats *out);
 
 /*
+ * The throughput pipeline with swift-cpg's thread structure, in C (handoff.c): the caller sends as
+ * above; a reader thread polls libcpg's fd and dispatches CS_DISPATCH_ONE_NONBLOCKING in batches of
+ * up to 64 events, copying each message into a buffer of its own, and hands each batch to a
+ * consumer thread (a mutex, one condition signal when the consumer waits), which counts the own
+ * messages and frees them. Measures what three threads and a hand-off cost, without Swift.
+ */
+int cpg_baseline_throughput_handoff(const char *group, size_t size, uint64_t count, cpg_baseline_stats *out);
+
+/*
  * Joins, sends without ever dispatching (so corosync pushes back: on one node it answers
  * CS_ERR_TRY_AGAIN once this client's own events are unread), and from the first
  * CS_ERR_TRY_AGAIN on keeps retrying at once for `seconds`: out has the CPU that spin burns
