@@ -62,6 +62,24 @@ public struct CPGConfiguration: Sendable {
     /// millisecond are rarely useful: the point is to wait out the gap between request and answer.
     public var readerLinger: Duration = .zero
 
+    /// The send buffer the group asks for on its connection's socket, in bytes (default 1 MiB;
+    /// `nil`, or a value of 0 or less, keeps the system's default, on Linux about 208 KiB).
+    ///
+    /// libqb puts each request (each send) in a shared ring and one byte on this socket to wake
+    /// corosync. With the system's default about 280 such bytes fit, and when the socket is full
+    /// libqb retries `send()` in a loop. The group never lets it: it pushes a send back while the
+    /// socket is half full (see <doc:FlowControlAndBackpressure>). A sender of small messages
+    /// reaches that mark whenever corosync pauses reading, and each push-back leaves corosync's
+    /// queue to run dry: it then carries fewer messages per totem token rotation and spends more
+    /// CPU per message. With 1 MiB, 64-byte messages went through one node at about 141,000
+    /// per second against 74,000 with the default (`Benchmarks/RESULTS.md`).
+    ///
+    /// The kernel doubles the value and caps it at `net.core.wmem_max`, unless the process may
+    /// exceed that cap (`CAP_NET_ADMIN`; the group then uses `SO_SNDBUFFORCE`). The memory is
+    /// taken only while corosync lags behind this client's requests; the buffer is never made
+    /// smaller than the system's default.
+    public var notificationBufferBytes: Int? = 1 << 20
+
     /// The default configuration.
     public init() {}
 }

@@ -312,6 +312,7 @@ public actor CPGGroup {
     ) throws(CPGError) -> JoinAttempt {
         let handle = try LibCPGHandle.connect(networkNamespace: configuration.networkNamespace)
         _ = try handle.verifyDaemon(trustedUIDs: configuration.trustedDaemonUIDs)
+        if let bytes = configuration.notificationBufferBytes { handle.requestNotificationBuffer(bytes: bytes) }
         let nodeID = try handle.localNodeID()
         let atomic = try handle.maxAtomicMessageSize()
         switch handle.join(name) {

@@ -99,34 +99,42 @@ struct FlowControlTests {
     @Test("small sends to a stopped daemon suspend once its socket backs up, instead of spinning in libqb; all arrive in order")
     func smallSendsSuspendWhileNotificationsBackUp() async throws {
         // 64-byte messages: libqb's request ring (1 MiB) would take thousands of them, but each
-        // also puts one byte on the connection's socket, whose buffer holds about 280. libqb
-        // retries that byte in a loop while the socket is full, so a send that reached libcpg
-        // would spin there (holding the group's queue: `queueing(of:)` below would never answer).
+        // also puts one byte on the connection's socket, whose buffer (the system's default
+        // here) holds about 280. libqb retries that byte in a loop while the socket is full, so
+        // a send that reached libcpg would spin there (holding the group's queue:
+        // `queueing(of:)` below would never answer).
         try await LocalCluster.withCluster(nodes: 1) { cluster in
-            let (group, node) = try await Self.joinWithPausedDaemon(cluster)
+            var configuration = CPGConfiguration()
+            configuration.notificationBufferBytes = nil
+            let (group, node) = try await Self.joinWithPausedDaemon(cluster, configuration)
             let messages = group.messages
-
-            @Sendable func payload(_ index: Int) -> [UInt8] {
-                let text = Array("small \(index) ".utf8)
-                return text + [UInt8](repeating: 0x2E, count: 64 - text.count)
-            }
-            let (senders, queued) = await Self.sendUntilQueued(group, limit: 2000, payload)
+            let (senders, queued) = await Self.sendUntilQueued(group, limit: 2000, Self.smallPayload)
             #expect(queued)
             #expect(await group.flowControlRetries > 0)
             // Pushed back with the socket about half full: well before libqb would find it full.
             let accepted = senders.count - 1
             #expect(accepted >= LibCPGHandle.notificationCheckInterval && accepted < 280, "accepted \(accepted)")
+            try await Self.resumeAndExpectAll(cluster, node, group, messages, senders)
+        }
+    }
 
-            try await cluster.resumeDaemon(node)
-            for task in senders { try await task.value }
-            var next = 0
-            for try await message in messages {
-                #expect(message.payload == payload(next))
-                next += 1
-                if next == senders.count { break }
-            }
-            #expect(next == senders.count)
-            await group.close()
+    @Test("by default the group enlarges that socket's buffer: small sends get far ahead, and still suspend before libqb would spin")
+    func enlargedNotificationBuffer() async throws {
+        try await LocalCluster.withCluster(nodes: 1) { cluster in
+            let (group, node) = try await Self.joinWithPausedDaemon(cluster, CPGConfiguration())
+            let buffer = try #require(await group.handle?.notificationBufferBytes())
+            // The tests run as root, as corosync does: the kernel grants the 1 MiB asked for
+            // (doubled) past net.core.wmem_max.
+            #expect(buffer >= 2 << 20, "buffer \(buffer)")
+            let messages = group.messages
+            let (senders, queued) = await Self.sendUntilQueued(group, limit: 6000, Self.smallPayload)
+            #expect(queued)
+            let accepted = senders.count - 1
+            // More than the default buffer holds in all, and about half of what this one holds
+            // (280 per 208 KiB of buffer): the push-back still comes long before it is full.
+            let fullAtDefaultRate = 280 * buffer / 212_992
+            #expect(accepted > 280 && accepted < fullAtDefaultRate * 3 / 4, "accepted \(accepted) of about \(fullAtDefaultRate)")
+            try await Self.resumeAndExpectAll(cluster, node, group, messages, senders)
         }
     }
 
@@ -162,13 +170,42 @@ struct FlowControlTests {
     /// Joins a group on the cluster's node 1 and stops (SIGSTOP) its daemon: corosync then reads
     /// no request until the test resumes it. The group's events from before are still there for
     /// a subscription made now.
-    private static func joinWithPausedDaemon(_ cluster: LocalCluster) async throws -> (CPGGroup, ClusterNode) {
+    private static func joinWithPausedDaemon(
+        _ cluster: LocalCluster,
+        _ configuration: CPGConfiguration = CPGConfiguration()
+    ) async throws -> (CPGGroup, ClusterNode) {
         let node = cluster.node(1)
-        var configuration = CPGConfiguration()
+        var configuration = configuration
         configuration.networkNamespace = node.namespacePath
         let group = try await CPGGroup.join(uniqueGroupName(), configuration: configuration)
         try await cluster.pauseDaemon(node)
         return (group, node)
+    }
+
+    /// A 64-byte message that names its index.
+    @Sendable private static func smallPayload(_ index: Int) -> [UInt8] {
+        let text = Array("small \(index) ".utf8)
+        return text + [UInt8](repeating: 0x2E, count: 64 - text.count)
+    }
+
+    /// Resumes the paused daemon, waits for every sender, and expects their messages in order.
+    private static func resumeAndExpectAll(
+        _ cluster: LocalCluster,
+        _ node: ClusterNode,
+        _ group: CPGGroup,
+        _ messages: CPGEventSequence<CPGMessage>,
+        _ senders: [Task<Void, any Error>]
+    ) async throws {
+        try await cluster.resumeDaemon(node)
+        for task in senders { try await task.value }
+        var next = 0
+        for try await message in messages {
+            #expect(message.payload == Self.smallPayload(next))
+            next += 1
+            if next == senders.count { break }
+        }
+        #expect(next == senders.count)
+        await group.close()
     }
 
     /// Sends `payload(0)`, `payload(1)`, … each from a task of its own, until one waits in the

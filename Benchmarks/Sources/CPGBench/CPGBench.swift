@@ -35,7 +35,8 @@ struct CPGBench {
             case "profile" where arguments.count == 6:
                 // `cpg-bench profile throughput|receive|c-throughput|c-handoff|c-receive|c-receive-poll|ping|c-ping
                 // SIZE COUNT SENDERS`: one run, for a profiler (ping: SENDERS 1 = C echo peer, else Swift;
-                // CPG_BENCH_READER_LINGER_US sets the Swift group's readerLinger).
+                // CPG_BENCH_READER_LINGER_US sets the Swift group's readerLinger, CPG_BENCH_NOTIFICATION_BUFFER_BYTES
+                // its notificationBufferBytes, 0 for the system's default).
                 let options = try Options([arguments[0]])
                 var scenarios = Scenarios(peerPath: options.peerPath, selfPath: options.selfPath)
                 if let value = getenv("CPG_BENCH_READER_LINGER_US").flatMap({ Int(String(cString: $0)) }) {
@@ -43,6 +44,9 @@ struct CPGBench {
                 }
                 if let value = getenv("CPG_BENCH_EVENT_BUFFER_BYTES").flatMap({ Int(String(cString: $0)) }) {
                     scenarios.eventBufferBytesOverride = value
+                }
+                if let value = getenv("CPG_BENCH_NOTIFICATION_BUFFER_BYTES").flatMap({ Int(String(cString: $0)) }) {
+                    scenarios.notificationBufferBytesOverride = value
                 }
                 let size = Int(arguments[3]) ?? 64
                 let count = Int(arguments[4]) ?? 10_000

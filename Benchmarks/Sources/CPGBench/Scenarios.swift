@@ -23,6 +23,9 @@ struct Scenarios: Sendable {
     var readerLingerOverride: Duration?
     /// The Swift group's eventBufferBytes in profile runs (`CPG_BENCH_EVENT_BUFFER_BYTES`).
     var eventBufferBytesOverride: Int?
+    /// The Swift group's notificationBufferBytes in profile runs
+    /// (`CPG_BENCH_NOTIFICATION_BUFFER_BYTES`; 0: the system's default).
+    var notificationBufferBytesOverride: Int?
 
     // MARK: (a) throughput: send, and see every own message delivered back
 
@@ -504,5 +507,6 @@ struct Scenarios: Sendable {
     private func applyOverrides(_ configuration: inout CPGConfiguration) {
         if let linger = self.readerLingerOverride { configuration.readerLinger = linger }
         if let bytes = self.eventBufferBytesOverride { configuration.eventBufferBytes = bytes }
+        if let bytes = self.notificationBufferBytesOverride { configuration.notificationBufferBytes = bytes > 0 ? bytes : nil }
     }
 }

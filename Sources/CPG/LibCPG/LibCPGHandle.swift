@@ -183,6 +183,37 @@ final class LibCPGHandle: @unchecked Sendable {
         return status
     }
 
+    /// Asks for a send buffer of `bytes` on the connection's socket, the one on which libqb
+    /// puts a byte for every request (see ``CPGConfiguration/notificationBufferBytes``); never
+    /// makes it smaller. The kernel doubles the value and caps it at `net.core.wmem_max`, unless
+    /// the process may go past that cap (`CAP_NET_ADMIN`: `SO_SNDBUFFORCE`, as systemd-journald
+    /// does for its sockets). Called once, before the handle sends anything.
+    func requestNotificationBuffer(bytes: Int) {
+        var fd: Int32 = -1
+        guard bytes > 0, cpg_fd_get(self.handle, &fd) == CS_OK, fd >= 0 else { return }
+        let size = socklen_t(MemoryLayout<Int32>.size)
+        var current: Int32 = 0
+        var length = size
+        guard getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &current, &length) == 0 else { return }
+        // What getsockopt reports is already doubled.
+        guard Int(current) < bytes.multipliedReportingOverflow(by: 2).partialValue else { return }
+        var value = Int32(clamping: bytes)
+        if setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &value, size) != 0 {
+            // Not privileged: as much as wmem_max allows. A failure leaves the default.
+            _ = setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &value, size)
+        }
+    }
+
+    /// The connection socket's send buffer as the kernel reports it (for tests), or nil.
+    func notificationBufferBytes() -> Int? {
+        var fd: Int32 = -1
+        guard cpg_fd_get(self.handle, &fd) == CS_OK, fd >= 0 else { return nil }
+        var bytes: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        guard getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, &length) == 0 else { return nil }
+        return Int(bytes)
+    }
+
     /// Accepted sends between two looks at the notification socket: far fewer than the half of
     /// its buffer that stays free, so libqb never finds it full in between.
     static let notificationCheckInterval = 16
