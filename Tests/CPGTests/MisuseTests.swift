@@ -32,6 +32,31 @@ struct MisuseTests {
         await group.close()
     }
 
+    @Test("a notification buffer of 0, less or Int.max: the group joins and works; 0 and less keep the system's default")
+    func outOfRangeNotificationBuffers() async throws {
+        var systemDefault = CPGConfiguration()
+        systemDefault.notificationBufferBytes = nil
+        let reference = try await CPGGroup.join(uniqueGroupName(), configuration: systemDefault)
+        let defaultBytes = try #require(await reference.handle?.notificationBufferBytes())
+        await reference.close()
+        for bytes in [0, -1, Int.min, Int.max] {
+            var configuration = CPGConfiguration()
+            configuration.notificationBufferBytes = bytes
+            let group = try await CPGGroup.join(uniqueGroupName(), configuration: configuration)
+            let messages = group.messages
+            let buffer = try #require(await group.handle?.notificationBufferBytes())
+            if bytes > 0 {
+                #expect(buffer > defaultBytes, "Int.max: \(buffer) bytes")
+            } else {
+                #expect(buffer == defaultBytes, "\(bytes): \(buffer) bytes")
+            }
+            try await group.send(Array("buffer \(bytes)".utf8))
+            let received = try await messages.first(1)
+            #expect(received.map(\.payload) == [Array("buffer \(bytes)".utf8)])
+            await group.close()
+        }
+    }
+
     @Test("exactly the atomic maximum, and one byte more, both arrive")
     func atomicBoundary() async throws {
         let group = try await CPGGroup.join(uniqueGroupName())

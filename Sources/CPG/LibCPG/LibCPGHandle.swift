@@ -196,7 +196,7 @@ final class LibCPGHandle: @unchecked Sendable {
         var length = size
         guard getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &current, &length) == 0 else { return }
         // What getsockopt reports is already doubled.
-        guard Int(current) < bytes.multipliedReportingOverflow(by: 2).partialValue else { return }
+        guard Int(current) < (bytes > Int.max / 2 ? Int.max : bytes * 2) else { return }
         var value = Int32(clamping: bytes)
         if setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &value, size) != 0 {
             // Not privileged: as much as wmem_max allows. A failure leaves the default.
