@@ -71,8 +71,9 @@ public struct CPGConfiguration: Sendable {
     /// socket is half full (see <doc:FlowControlAndBackpressure>). A sender of small messages
     /// reaches that mark whenever corosync pauses reading, and each push-back leaves corosync's
     /// queue to run dry: it then carries fewer messages per totem token rotation and spends more
-    /// CPU per message. With 1 MiB, 64-byte messages went through one node at about 141,000
-    /// per second against 74,000 with the default (`Benchmarks/RESULTS.md`).
+    /// CPU per message. With 1 MiB, 64-byte messages went through one node at about 105,000
+    /// per second against 83,000 with the default (medians of six runs on two cores; single
+    /// runs vary by 2×, see `Benchmarks/RESULTS.md`).
     ///
     /// The kernel doubles the value and caps it at `net.core.wmem_max`, unless the process may
     /// exceed that cap (`CAP_NET_ADMIN`; the group then uses `SO_SNDBUFFORCE`). The memory is
