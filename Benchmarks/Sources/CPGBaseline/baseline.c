@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 
 #include "CPGBaseline.h"
+#include "connect.h"
 
 #include <corosync/cpg.h>
 
@@ -519,12 +520,36 @@ static int run_in_network_namespace(const char *path, void (*body)(void *), void
 
 /* ---- members ------------------------------------------------------------ */
 
-cpg_baseline_member *cpg_baseline_join(const char *group, int dispatch_thread, int *status)
+cs_error_t cpg_baseline_connect_and_join(cpg_handle_t *handle, cpg_deliver_fn_t deliver, cpg_confchg_fn_t confchg,
+					 void *context, const struct cpg_name *name, uint32_t *nodeid, int *fd)
 {
 	cpg_model_v1_data_t model;
-	cpg_baseline_member *m;
 	cs_error_t err;
 	double deadline;
+
+	memset(&model, 0, sizeof(model));
+	model.model = CPG_MODEL_V1;
+	model.cpg_deliver_fn = deliver;
+	model.cpg_confchg_fn = confchg;
+	err = cpg_model_initialize(handle, CPG_MODEL_V1, (cpg_model_data_t *)&model, context);
+	if (err != CS_OK)
+		return err;
+	if ((err = cpg_local_get(*handle, nodeid)) != CS_OK || (err = cpg_fd_get(*handle, fd)) != CS_OK)
+		goto fail;
+	deadline = cpg_baseline_now() + 10.0;
+	while ((err = cpg_join(*handle, name)) == CS_ERR_TRY_AGAIN && cpg_baseline_now() < deadline)
+		usleep(5000);
+	if (err == CS_OK)
+		return CS_OK;
+fail:
+	cpg_finalize(*handle);
+	return err;
+}
+
+cpg_baseline_member *cpg_baseline_join(const char *group, int dispatch_thread, int *status)
+{
+	cpg_baseline_member *m;
+	cs_error_t err;
 
 	if (strlen(group) > CPG_MAX_NAME_LENGTH) {
 		*status = CS_ERR_NAME_TOO_LONG;
@@ -544,21 +569,9 @@ cpg_baseline_member *cpg_baseline_join(const char *group, int dispatch_thread, i
 	memcpy(m->name.value, group, m->name.length);
 	m->pid = (uint32_t)getpid();
 
-	memset(&model, 0, sizeof(model));
-	model.model = CPG_MODEL_V1;
-	model.cpg_deliver_fn = on_deliver;
-	model.cpg_confchg_fn = on_confchg;
-	err = cpg_model_initialize(&m->handle, CPG_MODEL_V1, (cpg_model_data_t *)&model, m);
+	err = cpg_baseline_connect_and_join(&m->handle, on_deliver, on_confchg, m, &m->name, &m->nodeid, &m->fd);
 	if (err != CS_OK)
 		goto fail_free;
-	if ((err = cpg_local_get(m->handle, &m->nodeid)) != CS_OK ||
-	    (err = cpg_fd_get(m->handle, &m->fd)) != CS_OK)
-		goto fail_finalize;
-	deadline = cpg_baseline_now() + 10.0;
-	while ((err = cpg_join(m->handle, &m->name)) == CS_ERR_TRY_AGAIN && cpg_baseline_now() < deadline)
-		usleep(5000);
-	if (err != CS_OK)
-		goto fail_finalize;
 	if (dispatch_thread) {
 		m->has_thread = 1;
 		if (pthread_create(&m->thread, NULL, dispatch_main, m) != 0) {

@@ -13,6 +13,7 @@
 #define _GNU_SOURCE
 
 #include "CPGBaseline.h"
+#include "connect.h"
 
 #include <corosync/cpg.h>
 
@@ -182,14 +183,13 @@ static void *consumer_main(void *arg)
 
 int cpg_baseline_throughput_handoff(const char *group, size_t size, uint64_t count, cpg_baseline_stats *out)
 {
-	cpg_model_v1_data_t model;
 	struct cpg_name name;
 	struct handoff *h;
 	pthread_t reader, consumer;
 	unsigned char *buf;
 	struct iovec iov;
 	cs_error_t err;
-	double start, deadline;
+	double start;
 	uint64_t sent = 0;
 
 	memset(out, 0, sizeof(*out));
@@ -215,20 +215,9 @@ int cpg_baseline_throughput_handoff(const char *group, size_t size, uint64_t cou
 	name.length = (uint32_t)strlen(group);
 	memcpy(name.value, group, name.length);
 
-	memset(&model, 0, sizeof(model));
-	model.model = CPG_MODEL_V1;
-	model.cpg_deliver_fn = on_deliver;
-	model.cpg_confchg_fn = on_confchg;
-	err = cpg_model_initialize(&h->handle, CPG_MODEL_V1, (cpg_model_data_t *)&model, h);
+	err = cpg_baseline_connect_and_join(&h->handle, on_deliver, on_confchg, h, &name, &h->nodeid, &h->fd);
 	if (err != CS_OK)
 		goto fail_free;
-	if ((err = cpg_local_get(h->handle, &h->nodeid)) != CS_OK || (err = cpg_fd_get(h->handle, &h->fd)) != CS_OK)
-		goto fail_finalize;
-	deadline = cpg_baseline_now() + 10.0;
-	while ((err = cpg_join(h->handle, &name)) == CS_ERR_TRY_AGAIN && cpg_baseline_now() < deadline)
-		usleep(5000);
-	if (err != CS_OK)
-		goto fail_finalize;
 	if (pthread_create(&reader, NULL, reader_main, h) != 0) {
 		err = CS_ERR_NO_RESOURCES;
 		goto fail_finalize;

@@ -189,15 +189,11 @@ final class LibCPGHandle: @unchecked Sendable {
     /// the process may go past that cap (`CAP_NET_ADMIN`: `SO_SNDBUFFORCE`, as systemd-journald
     /// does for its sockets). Called once, before the handle sends anything.
     func requestNotificationBuffer(bytes: Int) {
-        var fd: Int32 = -1
-        guard bytes > 0, cpg_fd_get(self.handle, &fd) == CS_OK, fd >= 0 else { return }
-        let size = socklen_t(MemoryLayout<Int32>.size)
-        var current: Int32 = 0
-        var length = size
-        guard getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &current, &length) == 0 else { return }
+        guard bytes > 0, let (fd, current) = self.connectionSocket() else { return }
         // What getsockopt reports is already doubled.
-        guard Int(current) < (bytes > Int.max / 2 ? Int.max : bytes * 2) else { return }
+        guard current < (bytes > Int.max / 2 ? Int.max : bytes * 2) else { return }
         var value = Int32(clamping: bytes)
+        let size = socklen_t(MemoryLayout<Int32>.size)
         if setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &value, size) != 0 {
             // Not privileged: as much as wmem_max allows. A failure leaves the default.
             _ = setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &value, size)
@@ -206,12 +202,18 @@ final class LibCPGHandle: @unchecked Sendable {
 
     /// The connection socket's send buffer as the kernel reports it (for tests), or nil.
     func notificationBufferBytes() -> Int? {
+        self.connectionSocket()?.sendBufferBytes
+    }
+
+    /// The connection's socket (`cpg_fd_get`) and its send buffer (`SO_SNDBUF`, as the kernel
+    /// reports it), or nil if either lookup fails.
+    private func connectionSocket() -> (fd: Int32, sendBufferBytes: Int)? {
         var fd: Int32 = -1
         guard cpg_fd_get(self.handle, &fd) == CS_OK, fd >= 0 else { return nil }
         var bytes: Int32 = 0
         var length = socklen_t(MemoryLayout<Int32>.size)
         guard getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, &length) == 0 else { return nil }
-        return Int(bytes)
+        return (fd, Int(bytes))
     }
 
     /// Accepted sends between two looks at the notification socket: far fewer than the half of
@@ -221,14 +223,8 @@ final class LibCPGHandle: @unchecked Sendable {
     /// Whether more than half of the request socket's send buffer waits for corosync to read it.
     private func notificationsBacklogged() -> Bool {
         if self.notificationSocket == nil {
-            var fd: Int32 = -1
-            guard cpg_fd_get(self.handle, &fd) == CS_OK, fd >= 0 else { return false }
-            var bufferBytes: Int32 = 0
-            var length = socklen_t(MemoryLayout<Int32>.size)
-            guard getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufferBytes, &length) == 0, bufferBytes > 0 else {
-                return false
-            }
-            self.notificationSocket = (fd, Int(bufferBytes) / 2)
+            guard let (fd, bufferBytes) = self.connectionSocket(), bufferBytes > 0 else { return false }
+            self.notificationSocket = (fd, bufferBytes / 2)
         }
         guard let (fd, limit) = self.notificationSocket else { return false }
         var queued: Int32 = 0

@@ -1,0 +1,17 @@
+/*
+ * What baseline.c and handoff.c share, not part of CPGBaseline.h (which Swift imports).
+ */
+#ifndef CPG_BASELINE_CONNECT_H
+#define CPG_BASELINE_CONNECT_H
+
+#include <corosync/cpg.h>
+
+/*
+ * Connects (cpg_model_initialize, model v1 with `deliver` and `confchg`, `context` as the
+ * handle's context), reads the local node id and libcpg's fd, and joins `name`, retrying
+ * CS_ERR_TRY_AGAIN for up to 10 s. On failure the handle is finalized and the error returned.
+ */
+cs_error_t cpg_baseline_connect_and_join(cpg_handle_t *handle, cpg_deliver_fn_t deliver, cpg_confchg_fn_t confchg,
+					 void *context, const struct cpg_name *name, uint32_t *nodeid, int *fd);
+
+#endif
