@@ -26,6 +26,8 @@ let package = Package(
         ),
         // Counts malloc calls process-wide by defining malloc & co. in the executable (no LD_PRELOAD).
         .target(name: "CAllocationCounter"),
+        // What glibc's allocator holds (bytes in use, bytes held, arenas): the soak's leak check.
+        .target(name: "CHeapStatistics"),
         // The harness: runs every measurement, Swift and C side by side, and prints the table.
         .executableTarget(
             name: "cpg-bench",
@@ -47,6 +49,7 @@ let package = Package(
                 .product(name: "CPG", package: "swift-cpg"),
                 .product(name: "CPGTesting", package: "swift-cpg"),
                 .product(name: "Logging", package: "swift-log"),
+                "CHeapStatistics",
             ],
             path: "Sources/CPGSoak"
         ),

@@ -34,7 +34,8 @@ struct CPGBench {
                 )
             case "profile" where arguments.count == 6:
                 // `cpg-bench profile throughput|receive|c-throughput|c-handoff|c-receive|c-receive-poll|ping|c-ping
-                // SIZE COUNT SENDERS`: one run, for a profiler (ping: SENDERS 1 = C echo peer, else Swift;
+                // SIZE COUNT SENDERS`: one run, for a profiler (ping: SENDERS 1 = C echo peer, else Swift; three-node:
+                // the 3-node rows of section (a) for one size, 3 runs each;
                 // CPG_BENCH_READER_LINGER_US sets the Swift group's readerLinger, CPG_BENCH_NOTIFICATION_BUFFER_BYTES
                 // its notificationBufferBytes, 0 for the system's default).
                 let options = try Options([arguments[0]])
@@ -82,6 +83,13 @@ struct CPGBench {
                     (result, rtts) = try await scenarios.cPing(size: size, count: count, warmup: 500)
                     rtts.sort()
                     log("p50 \(Double(rtts[rtts.count / 2]) / 1000) µs, p99 \(Double(rtts[rtts.count * 99 / 100]) / 1000) µs")
+                case "three-node":
+                    // Section (a)'s 3-node rows for one size (`--repeat`-many runs each, C and
+                    // Swift alternating), printed as a table: the sender's profile on a cluster.
+                    var runner = Runner(options: options)
+                    runner.scenarios = scenarios
+                    print(try await runner.threeNodeRows(size: size, count: count).plainTable)
+                    return
                 case "ping":
                     var rtts: [UInt64]
                     (result, rtts) = try await scenarios.swiftPing(size: size, count: count, warmup: 500, echo: senders == 1 ? .c : .swift)
@@ -170,7 +178,7 @@ struct Options {
 /// Runs the sections in order and writes the report.
 struct Runner {
     let options: Options
-    let scenarios: Scenarios
+    var scenarios: Scenarios
     /// Counts scale down by this with --quick.
     let scale: Int
 
@@ -217,6 +225,10 @@ struct Runner {
 
     // MARK: Sections
 
+    /// Runs per side of the one-node throughput rows: at least 5, as one run of one sender on a
+    /// shared pair of cores can be twice as fast as the next (`--quick`: `--repeat`'s count).
+    var oneNodeThroughputRuns: Int { self.options.quick ? self.options.repetitions : max(5, self.options.repetitions) }
+
     private func throughput(_ report: inout Report) async throws {
         let cases: [(size: Int, count: Int, senders: Int)] = [
             (64, 100_000, 1), (1024, 100_000, 1), (65536, 20_000, 1), (1_048_576, 1000, 1),
@@ -230,7 +242,7 @@ struct Runner {
             // At 64 B and 1 KiB, one sender: also C with the library's three threads (handoff.c).
             let withHandoff = item.senders == 1 && item.size <= 1024
             try await DaemonCost.watchingLocalDaemon {
-                for _ in 0..<self.options.repetitions {
+                for _ in 0..<self.oneNodeThroughputRuns {
                     cRuns.append(try await self.scenarios.cThroughput(size: item.size, count: count, senders: item.senders))
                     swiftRuns.append(try await self.scenarios.swiftThroughput(size: item.size, count: count, senders: item.senders))
                     if withHandoff {
@@ -243,6 +255,8 @@ struct Runner {
             let scenario = "(a) throughput \(sizeText(item.size)), \(item.senders) sender\(item.senders == 1 ? "" : "s"), \(fmtCount(count)) msgs"
             log("\(scenario): Swift \(rate(swift)) C \(rate(c)) (C try-again \(c.tryAgain ?? 0))")
             report.addThroughput(scenario, swift: swift, c: c)
+            // One sender on a shared pair of cores swings up to twice over between runs.
+            Self.addSpreadRow(scenario, swift: swiftRuns, c: cRuns, &report)
             Self.addContextSwitchRow(scenario, swift: swift, c: c, &report)
             Self.addDaemonRows(scenario, swift: swift, c: c, &report)
             if withHandoff {
@@ -250,7 +264,7 @@ struct Runner {
             }
         }
         report.note(
-            "(a) Median of \(self.options.repetitions) runs each, C and Swift alternating, one group per run. "
+            "(a) Median of \(self.oneNodeThroughputRuns) runs each, C and Swift alternating, one group per run. "
                 + "C is corosync's cpgbench pipeline: a thread in cpg_dispatch(CS_DISPATCH_BLOCKING), the sender(s) "
                 + "retrying CS_ERR_TRY_AGAIN at once (several senders share a mutex around cpg_mcast_joined). "
                 + "Swift: `send` from 1 or 4 tasks, one task iterating `messages`. CPU is the whole process's. "
@@ -293,11 +307,7 @@ struct Runner {
             let scenario = "(a) pinned (corosync on CPU 0, client on CPU 1): throughput \(sizeText(item.size)), 1 sender, \(fmtCount(count)) msgs"
             log("\(scenario): Swift \(rate(swift)) \(fmt(swift.cpuMicrosecondsPerMessage)) µs, C \(rate(c)) \(fmt(c.cpuMicrosecondsPerMessage)) µs")
             report.addThroughput(scenario, swift: swift, c: c)
-            func span(_ runs: [RunResult]) -> String {
-                let rates = runs.map(\.messagesPerSecond)
-                return "\(fmtCount(Int(rates.min() ?? 0))) – \(fmtCount(Int(rates.max() ?? 0)))"
-            }
-            report.add(scenario, "messages/s, slowest – fastest of the \(self.options.repetitions) runs", swift: span(swiftRuns), c: span(cRuns))
+            Self.addSpreadRow(scenario, swift: swiftRuns, c: cRuns, &report)
         }
         report.note(
             "(a) pinned: the same one-node runs as above, each in a child process (`taskset -c 1 cpg-bench "
@@ -429,6 +439,26 @@ struct Runner {
     }
 
     /// (a) on a private 3-node cluster: the sender on node 1, a C receiver on nodes 2 and 3.
+    /// A row with the slowest and the fastest run of each side, next to the medians.
+    static func addSpreadRow(_ scenario: String, swift: [RunResult], c: [RunResult], _ report: inout Report) {
+        func spread(_ runs: [RunResult]) -> String {
+            let rates = runs.map { Int($0.messagesPerSecond.rounded()) }.sorted()
+            guard let slowest = rates.first, let fastest = rates.last else { return "" }
+            return "\(fmtCount(slowest)) – \(fmtCount(fastest))"
+        }
+        report.add(scenario, "messages/s, slowest – fastest of the \(swift.count) runs", swift: spread(swift), c: spread(c))
+    }
+
+    /// The 3-node rows of one size, for `cpg-bench profile three-node SIZE COUNT 1`.
+    func threeNodeRows(size: Int, count: Int) async throws -> Report {
+        var report = Report()
+        try await self.withPrivateCluster(nodes: 3, section: "a") { cluster in
+            let on = ClusterScenarios(scenarios: self.scenarios, cluster: cluster)
+            try await self.clusterThroughputRows(on, size: size, count: count, section: "a", targets: true, &report)
+        }
+        return report
+    }
+
     private func threeNodeThroughput(_ report: inout Report) async throws {
         let cases = [(64, 30_000), (1024, 30_000), (65536, 3000)]
         try await self.withPrivateCluster(nodes: 3, section: "a") { cluster in
@@ -506,20 +536,15 @@ struct Runner {
         let swift = RunResult.median(swiftRuns)
         let c = RunResult.median(cRuns)
         let scenario = "(\(section)) \(nodes) nodes: throughput \(sizeText(size)), 1 sender on node 1, \(fmtCount(count)) msgs"
-        log("\(scenario): Swift \(rate(swift)) \(fmt(swift.cpuMicrosecondsPerMessage)) µs/msg, C \(rate(c)) \(fmt(c.cpuMicrosecondsPerMessage)) µs/msg (C try-again \(c.tryAgain ?? 0))")
+        log(
+            "\(scenario): Swift \(rate(swift)) \(fmt(swift.cpuMicrosecondsPerMessage)) µs/msg "
+                + "\(fmt(swift.contextSwitchesPerMessage)) cs/msg, C \(rate(c)) \(fmt(c.cpuMicrosecondsPerMessage)) µs/msg "
+                + "\(fmt(c.contextSwitchesPerMessage)) cs/msg (Swift push-backs \(swift.sendsPushedBack ?? 0), "
+                + "C try-again \(c.tryAgain ?? 0))"
+        )
         report.addThroughput(scenario, swift: swift, c: c, targets: targets)
         // The daemons share the cores with everything else: show how far the runs spread.
-        func spread(_ runs: [RunResult]) -> String {
-            let rates = runs.map { Int($0.messagesPerSecond.rounded()) }.sorted()
-            guard let slowest = rates.first, let fastest = rates.last else { return "" }
-            return "\(fmtCount(slowest)) – \(fmtCount(fastest))"
-        }
-        report.add(
-            scenario,
-            "messages/s, slowest – fastest of the \(swiftRuns.count) runs",
-            swift: spread(swiftRuns),
-            c: spread(cRuns)
-        )
+        Self.addSpreadRow(scenario, swift: swiftRuns, c: cRuns, &report)
         report.add(
             scenario,
             "runs repeated because the ring re-formed during them",

@@ -12,6 +12,7 @@
 // --rate is messages per second per sending task. Prints a Markdown report (and writes it to
 // --output if given). Exits 1 if any message was lost, duplicated or reordered among the stable
 // members, or if a restarted member did not reconnect.
+import CHeapStatistics
 import CPG
 import CPGTesting
 import Foundation
@@ -85,6 +86,13 @@ func parse(_ bytes: [UInt8]) -> (Stream, UInt64)? {
     return (Stream(node: node, task: task), sequence)
 }
 
+/// What glibc's allocator holds: bytes in use (a leak makes them grow), bytes held, arenas.
+struct HeapSample {
+    var inUse = Double(heap_bytes_in_use()) / 1_048_576
+    var held = Double(heap_bytes_held()) / 1_048_576
+    var arenas = Int(heap_arena_count())
+}
+
 func residentMiB() -> (rss: Double, peak: Double) {
     let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
     func field(_ name: String) -> Double {
@@ -147,6 +155,7 @@ for node in cluster.nodes {
 }
 
 let start = residentMiB()
+let heapAtStart = HeapSample()
 let clock = ContinuousClock()
 let began = clock.now
 let deadline = began.advanced(by: .seconds(options.minutes * 60))
@@ -208,6 +217,7 @@ while missing() > 0, clock.now < drainDeadline {
     try? await Task.sleep(for: .milliseconds(50))  // polling the ledger while the readers drain
 }
 let end = residentMiB()
+let heapAtEnd = HeapSample()
 let elapsed = clock.now - began
 let lost = missing()
 let final = ledgers.state.withLock { $0 }
@@ -236,6 +246,8 @@ var report = """
     | send errors | \(final.values.reduce(0) { $0 + $1.sendErrors }) |
     | RSS at start → end (MiB) | \(String(format: "%.1f → %.1f", start.rss, end.rss)) |
     | peak RSS (MiB) | \(String(format: "%.1f", end.peak)) |
+    | malloc'd and not freed at start → end (MiB) | \(String(format: "%.1f → %.1f", heapAtStart.inUse, heapAtEnd.inUse)) |
+    | held by malloc at start → end (MiB), in how many arenas | \(String(format: "%.1f → %.1f", heapAtStart.held, heapAtEnd.held)), \(heapAtStart.arenas) → \(heapAtEnd.arenas) |
 
     """
 report += "\n"
