@@ -37,7 +37,8 @@ struct CPGBench {
                 // SIZE COUNT SENDERS`: one run, for a profiler (ping: SENDERS 1 = C echo peer, else Swift; three-node:
                 // the 3-node rows of section (a) for one size, 3 runs each;
                 // CPG_BENCH_READER_LINGER_US sets the Swift group's readerLinger, CPG_BENCH_NOTIFICATION_BUFFER_BYTES
-                // its notificationBufferBytes, 0 for the system's default).
+                // its notificationBufferBytes, 0 for the system's default; CPG_BENCH_SLOW_RTTS=1 makes ping list
+                // its round trips over 2 ms with their index, to tell a slow phase from scattered stalls).
                 let options = try Options([arguments[0]])
                 var scenarios = Scenarios(peerPath: options.peerPath, selfPath: options.selfPath)
                 if let value = getenv("CPG_BENCH_READER_LINGER_US").flatMap({ Int(String(cString: $0)) }) {
@@ -81,6 +82,7 @@ struct CPGBench {
                 case "c-ping":
                     var rtts: [UInt64]
                     (result, rtts) = try await scenarios.cPing(size: size, count: count, warmup: 500)
+                    logSlowRoundTrips(rtts)
                     rtts.sort()
                     log("p50 \(Double(rtts[rtts.count / 2]) / 1000) µs, p99 \(Double(rtts[rtts.count * 99 / 100]) / 1000) µs")
                 case "three-node":
@@ -93,6 +95,7 @@ struct CPGBench {
                 case "ping":
                     var rtts: [UInt64]
                     (result, rtts) = try await scenarios.swiftPing(size: size, count: count, warmup: 500, echo: senders == 1 ? .c : .swift)
+                    logSlowRoundTrips(rtts)
                     rtts.sort()
                     log("p50 \(Double(rtts[rtts.count / 2]) / 1000) µs, p99 \(Double(rtts[rtts.count * 99 / 100]) / 1000) µs")
                 default:
@@ -135,6 +138,14 @@ struct CPGBench {
             exit(1)
         }
     }
+}
+
+/// With CPG_BENCH_SLOW_RTTS set: how many round trips took over 2 ms, and the first 40 of them
+/// as index:µs, which tells a slow phase (consecutive indices) from scattered stalls.
+func logSlowRoundTrips(_ rtts: [UInt64]) {
+    guard getenv("CPG_BENCH_SLOW_RTTS") != nil else { return }
+    let slow = rtts.enumerated().filter { $0.element > 2_000_000 }
+    log("slow (>2 ms): \(slow.count): " + slow.prefix(40).map { "\($0.offset):\($0.element / 1000)" }.joined(separator: " "))
 }
 
 struct Options {
