@@ -86,8 +86,8 @@ struct CPGBench {
                     rtts.sort()
                     log("p50 \(Double(rtts[rtts.count / 2]) / 1000) µs, p99 \(Double(rtts[rtts.count * 99 / 100]) / 1000) µs")
                 case "three-node":
-                    // Section (a)'s 3-node rows for one size (`--repeat`-many runs each, C and
-                    // Swift alternating), printed as a table: the sender's profile on a cluster.
+                    // Section (a)'s 3-node rows for one size (3 runs each, C and Swift
+                    // alternating), printed as a table: the sender's profile on a cluster.
                     var runner = Runner(options: options)
                     runner.scenarios = scenarios
                     print(try await runner.threeNodeRows(size: size, count: count).plainTable)
@@ -449,7 +449,6 @@ struct Runner {
         }
     }
 
-    /// (a) on a private 3-node cluster: the sender on node 1, a C receiver on nodes 2 and 3.
     /// A row with the slowest and the fastest run of each side, next to the medians.
     static func addSpreadRow(_ scenario: String, swift: [RunResult], c: [RunResult], _ report: inout Report) {
         func spread(_ runs: [RunResult]) -> String {
@@ -470,6 +469,7 @@ struct Runner {
         return report
     }
 
+    /// (a) on a private 3-node cluster: the sender on node 1, a C receiver on nodes 2 and 3.
     private func threeNodeThroughput(_ report: inout Report) async throws {
         let cases = [(64, 30_000), (1024, 30_000), (65536, 3000)]
         try await self.withPrivateCluster(nodes: 3, section: "a") { cluster in
