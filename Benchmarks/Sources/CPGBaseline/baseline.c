@@ -4,7 +4,7 @@
 #define _GNU_SOURCE
 
 #include "CPGBaseline.h"
-#include "connect.h"
+#include "internal.h"
 
 #include <corosync/cpg.h>
 
@@ -132,16 +132,14 @@ void cpg_baseline_daemon_counters(cpg_baseline_stats *out, int sign)
 	out->packets_sent += sign * packets;
 }
 
-static void stats_begin(cpg_baseline_stats *out)
+void cpg_baseline_counters_begin(cpg_baseline_stats *out)
 {
-	memset(out, 0, sizeof(*out));
-	out->status = CPG_BASELINE_OK;
 	cpg_baseline_daemon_counters(out, -1);
 	cpg_baseline_cpu_seconds(&out->user_seconds, &out->system_seconds);
 	out->context_switches = cpg_baseline_context_switches();
 }
 
-static void stats_end(cpg_baseline_stats *out)
+void cpg_baseline_counters_end(cpg_baseline_stats *out)
 {
 	double user, system;
 
@@ -150,6 +148,13 @@ static void stats_end(cpg_baseline_stats *out)
 	out->system_seconds = system - out->system_seconds;
 	out->context_switches = cpg_baseline_context_switches() - out->context_switches;
 	cpg_baseline_daemon_counters(out, 1);
+}
+
+static void stats_begin(cpg_baseline_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->status = CPG_BASELINE_OK;
+	cpg_baseline_counters_begin(out);
 }
 
 static void put_u64(unsigned char *p, uint64_t v)
@@ -780,7 +785,7 @@ static int throughput(const char *group, size_t size, uint64_t count, unsigned s
 	}
 	if (out->status == CPG_BASELINE_OK && !wait_until(m, own_done, 120.0))
 		out->status = CS_ERR_TIMEOUT;
-	stats_end(out);
+	cpg_baseline_counters_end(out);
 	out->wall_seconds = (out->status == CPG_BASELINE_OK ? m->own_done_at : cpg_baseline_now()) - start;
 	out->messages = atomic_load(&m->own_delivered);
 	out->bytes = out->messages * size;
@@ -848,7 +853,7 @@ int cpg_baseline_send(cpg_baseline_member *m, size_t size, uint64_t count, cpg_b
 	} else if (!dispatch_until(m, own_done, 300.0)) {
 		out->status = CS_ERR_TIMEOUT;
 	}
-	stats_end(out);
+	cpg_baseline_counters_end(out);
 	out->wall_seconds = cpg_baseline_now() - start;
 	out->messages = count;
 	out->bytes = count * size;
@@ -904,7 +909,7 @@ int cpg_baseline_spin_until_pushback(cpg_baseline_member *m, size_t size, double
 		}
 	}
 	if (out->try_again > 0) {
-		stats_end(out);
+		cpg_baseline_counters_end(out);
 		out->wall_seconds = cpg_baseline_now() - spin_start;
 	}
 	out->bytes = out->messages * size;
@@ -950,7 +955,7 @@ int cpg_baseline_receive_wait(cpg_baseline_member *m, uint64_t count, double tim
 		ok = wait_until(m, others_done, timeout_seconds);
 	else
 		ok = dispatch_until(m, others_done, timeout_seconds);
-	stats_end(out);
+	cpg_baseline_counters_end(out);
 	out->status = ok ? CPG_BASELINE_OK : CS_ERR_TIMEOUT;
 	out->messages = atomic_load(&m->others_delivered);
 	out->bytes = m->others_bytes;
@@ -1006,7 +1011,7 @@ int cpg_baseline_ping(cpg_baseline_member *m, size_t size, uint64_t count, uint6
 		rtt_ns[i] = cpg_baseline_now_ns() - t0;
 		out->messages++;
 	}
-	stats_end(out);
+	cpg_baseline_counters_end(out);
 	out->wall_seconds = cpg_baseline_now() - start;
 	out->bytes = out->messages * size;
 	free(buf);

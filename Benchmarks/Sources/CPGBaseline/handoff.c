@@ -13,7 +13,7 @@
 #define _GNU_SOURCE
 
 #include "CPGBaseline.h"
-#include "connect.h"
+#include "internal.h"
 
 #include <corosync/cpg.h>
 
@@ -229,9 +229,7 @@ int cpg_baseline_throughput_handoff(const char *group, size_t size, uint64_t cou
 		goto fail_finalize;
 	}
 
-	cpg_baseline_daemon_counters(out, -1);
-	cpg_baseline_cpu_seconds(&out->user_seconds, &out->system_seconds);
-	out->context_switches = cpg_baseline_context_switches();
+	cpg_baseline_counters_begin(out);
 	start = cpg_baseline_now();
 	while (sent < count) {
 		err = cpg_mcast_joined(h->handle, CPG_TYPE_AGREED, &iov, 1);
@@ -247,15 +245,7 @@ int cpg_baseline_throughput_handoff(const char *group, size_t size, uint64_t cou
 	}
 	/* The consumer returns after the last own message, or once the reader ended. */
 	pthread_join(consumer, NULL);
-	{
-		double user, system;
-
-		cpg_baseline_cpu_seconds(&user, &system);
-		out->user_seconds = user - out->user_seconds;
-		out->system_seconds = system - out->system_seconds;
-		out->context_switches = cpg_baseline_context_switches() - out->context_switches;
-		cpg_baseline_daemon_counters(out, 1);
-	}
+	cpg_baseline_counters_end(out);
 	atomic_store(&h->done, 1);
 	pthread_join(reader, NULL);
 	if (out->status == CPG_BASELINE_OK && h->reader_status != CS_OK)

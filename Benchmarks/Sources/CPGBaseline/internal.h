@@ -1,10 +1,12 @@
 /*
  * What baseline.c and handoff.c share, not part of CPGBaseline.h (which Swift imports).
  */
-#ifndef CPG_BASELINE_CONNECT_H
-#define CPG_BASELINE_CONNECT_H
+#ifndef CPG_BASELINE_INTERNAL_H
+#define CPG_BASELINE_INTERNAL_H
 
 #include <corosync/cpg.h>
+
+#include "CPGBaseline.h"
 
 /*
  * Connects (cpg_model_initialize, model v1 with `deliver` and `confchg`, `context` as the
@@ -13,5 +15,12 @@
  */
 cs_error_t cpg_baseline_connect_and_join(cpg_handle_t *handle, cpg_deliver_fn_t deliver, cpg_confchg_fn_t confchg,
 					 void *context, const struct cpg_name *name, uint32_t *nodeid, int *fd);
+
+/*
+ * Starts and ends a measured span in `out`: the process's CPU time and context switches and the
+ * local daemon's CPU and totem counters (end leaves the differences).
+ */
+void cpg_baseline_counters_begin(cpg_baseline_stats *out);
+void cpg_baseline_counters_end(cpg_baseline_stats *out);
 
 #endif
