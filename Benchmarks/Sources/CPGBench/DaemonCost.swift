@@ -83,12 +83,7 @@ final class PushBackCounter: MetricsFactory {
 
         func recordNanoseconds(_ duration: Int64) {
             self.total.wrappingAdd(duration, ordering: .relaxed)
-            var current = self.longest.load(ordering: .relaxed)
-            while duration > current {
-                let (exchanged, original) = self.longest.compareExchange(expected: current, desired: duration, ordering: .relaxed)
-                if exchanged { break }
-                current = original
-            }
+            self.longest.max(duration, ordering: .relaxed)
         }
     }
 
