@@ -9,7 +9,7 @@ import Glibc
 
 /// `cpg-bench`: swift-cpg against a raw-C libcpg client, same messages, same daemon.
 ///
-///     cpg-bench [--out FILE] [--peer PATH] [--repeat N] [--quick] [--only abcdefg]
+///     cpg-bench [--out FILE] [--peer PATH] [--repeat N] [--quick] [--only abcdefg] [--check]
 ///               [--swift-version TEXT] [--revision TEXT]
 ///
 /// Sections: a throughput (one node, and a 3-node cluster), b receive-only, c latency, d client
@@ -17,6 +17,8 @@ import Glibc
 /// all of them by default. g, the scale benchmark (3-, 5- and 9-node clusters: throughput and
 /// failure detection), runs only when asked for (`--only g`). Child roles (run by the
 /// harness itself): `cpg-bench swift-echo GROUP`, `cpg-bench stalled-member GROUP TOTAL BYTES`.
+/// `--check` makes the run fail (exit status 1) when a correctness row misses: messages lost, payload
+/// or sequence errors. Timing and memory targets never fail a run; CI runs `--quick --check`.
 /// For profilers: `cpg-bench profile throughput|receive|c-… SIZE COUNT SENDERS` runs one run.
 @main
 struct CPGBench {
@@ -154,6 +156,8 @@ struct Options {
     var selfPath: String
     var repetitions = 3
     var quick = false
+    /// Fail the run when a correctness row misses (see ``Report/correctnessFailures``).
+    var check = false
     /// The default run: every section but g (the scale benchmark, minutes of cluster churn).
     var sections: Set<Character> = Set("abcdef")
     var swiftVersion = ""
@@ -176,6 +180,7 @@ struct Options {
             case "--peer": self.peerPath = try value()
             case "--repeat": self.repetitions = max(1, Int(try value()) ?? 3)
             case "--quick": self.quick = true
+            case "--check": self.check = true
             case "--only": self.sections = Set(try value())
             case "--swift-version": self.swiftVersion = try value()
             case "--revision": self.revision = try value()
@@ -231,6 +236,9 @@ struct Runner {
         if let path = self.options.outputPath {
             try self.writeMarkdown(report, environment: environment, to: path)
             log("\nwrote \(path)")
+        }
+        if self.options.check, !report.correctnessFailures.isEmpty {
+            throw BenchError("--check: \(report.correctnessFailures.count) correctness row(s) missed (messages lost or corrupted)")
         }
     }
 
@@ -571,7 +579,8 @@ struct Runner {
             swift: "\(fmtCount(fewestSwift)) / \(swiftRuns.map(\.peerErrors).reduce(0, +))",
             c: "\(fmtCount(fewestC)) / \(cRuns.map(\.peerErrors).reduce(0, +))",
             target: "\(fmtCount(count)) / 0",
-            meets: fewestSwift == count && fewestC == count && errors == 0
+            meets: fewestSwift == count && fewestC == count && errors == 0,
+            correctness: true
         )
     }
 
@@ -741,7 +750,8 @@ struct Runner {
                 swift: "\(swiftRuns.map(\.sequenceErrors).reduce(0, +))",
                 c: "\((cRuns + pollRuns).map(\.sequenceErrors).reduce(0, +))",
                 target: "0",
-                meets: errors == 0
+                meets: errors == 0,
+                correctness: true
             )
         }
         try await self.receiveAllocatorRows(&report)
@@ -792,7 +802,15 @@ struct Runner {
             swift: "\(rate(plain)), \(fmt(plain.cpuMicrosecondsPerMessage)) → \(rate(padded)), \(fmt(padded.cpuMicrosecondsPerMessage))",
             c: ""
         )
-        report.add(scenario, "payload or sequence errors (all runs)", swift: "\(errors)", c: "", target: "0", meets: errors == 0)
+        report.add(
+            scenario,
+            "payload or sequence errors (all runs)",
+            swift: "\(errors)",
+            c: "",
+            target: "0",
+            meets: errors == 0,
+            correctness: true
+        )
     }
 
     private func latency(_ report: inout Report) async throws {
@@ -951,7 +969,8 @@ struct Runner {
                 swift: "\(lost) / \(result.sequenceErrors)",
                 c: "\(c.expected - c.received) / \(c.sequenceErrors)",
                 target: "0 / 0",
-                meets: lost == 0 && result.sequenceErrors == 0
+                meets: lost == 0 && result.sequenceErrors == 0,
+                correctness: true
             )
             report.add(
                 scenario,

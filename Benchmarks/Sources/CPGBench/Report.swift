@@ -13,8 +13,12 @@ struct Report {
     private(set) var rows: [Row] = []
     private(set) var notes: [String] = []
     private(set) var misses: [String] = []
+    /// The misses of correctness rows (messages lost, payload or sequence errors): what
+    /// `--check` fails on. Timing and memory misses never fail a run.
+    private(set) var correctnessFailures: [String] = []
 
-    /// Adds a row; `meets` (when a target applies) decides the verdict column.
+    /// Adds a row; `meets` (when a target applies) decides the verdict column. A `correctness`
+    /// row counts what must never happen (lost messages, payload errors), not a timing.
     mutating func add(
         _ scenario: String,
         _ metric: String,
@@ -22,14 +26,17 @@ struct Report {
         c: String,
         ratio: Double? = nil,
         target: String = "",
-        meets: Bool? = nil
+        meets: Bool? = nil,
+        correctness: Bool = false
     ) {
         let verdict: String
         switch meets {
         case .some(true): verdict = "ok"
         case .some(false):
             verdict = "**MISS**"
-            self.misses.append("\(scenario): \(metric) (Swift \(swift), C \(c), target \(target))")
+            let miss = "\(scenario): \(metric) (Swift \(swift), C \(c), target \(target))"
+            self.misses.append(miss)
+            if correctness { self.correctnessFailures.append(miss) }
         case .none: verdict = ""
         }
         self.rows.append(
