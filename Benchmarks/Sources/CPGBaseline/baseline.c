@@ -22,13 +22,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_SENDERS_TRACKED 16
-
-struct sender_track {
-	uint32_t nodeid;
-	uint32_t pid;
-	uint64_t next_seq;
-};
 
 struct cpg_baseline_member {
 	cpg_handle_t handle;
@@ -50,12 +43,9 @@ struct cpg_baseline_member {
 	_Atomic uint64_t others_delivered;
 	_Atomic uint64_t others_target;
 	uint64_t others_bytes;
-	uint64_t sequence_errors;
-	uint64_t payload_errors;
 	double first_other_at;
 	double last_other_at;
-	struct sender_track senders[MAX_SENDERS_TRACKED];
-	unsigned sender_count;
+	struct cpg_baseline_sequence_check check;
 
 	_Atomic unsigned members;
 	_Atomic unsigned members_target;
@@ -254,38 +244,38 @@ static cpg_baseline_member *member_of(cpg_handle_t handle)
 	return context;
 }
 
-static void track_sender(cpg_baseline_member *m, uint32_t nodeid, uint32_t pid, const unsigned char *msg,
-			 size_t len)
+void cpg_baseline_sequence_check_message(struct cpg_baseline_sequence_check *check, uint32_t nodeid, uint32_t pid,
+					 const unsigned char *msg, size_t len)
 {
 	uint64_t seq;
 	unsigned char kind;
-	struct sender_track *track = NULL;
+	struct cpg_baseline_sender_track *track = NULL;
 
 	if (!cpg_baseline_check(msg, len, &seq, &kind)) {
-		m->sequence_errors++;
-		m->payload_errors++;
+		check->sequence_errors++;
+		check->payload_errors++;
 		return;
 	}
 	if (kind != CPG_BASELINE_KIND_DATA)
 		return;
-	for (unsigned i = 0; i < m->sender_count; i++) {
-		if (m->senders[i].nodeid == nodeid && m->senders[i].pid == pid) {
-			track = &m->senders[i];
+	for (unsigned i = 0; i < check->sender_count; i++) {
+		if (check->senders[i].nodeid == nodeid && check->senders[i].pid == pid) {
+			track = &check->senders[i];
 			break;
 		}
 	}
 	if (track == NULL) {
-		if (m->sender_count == MAX_SENDERS_TRACKED) {
-			m->sequence_errors++;
+		if (check->sender_count == CPG_BASELINE_MAX_SENDERS) {
+			check->sequence_errors++;
 			return;
 		}
-		track = &m->senders[m->sender_count++];
+		track = &check->senders[check->sender_count++];
 		track->nodeid = nodeid;
 		track->pid = pid;
 		track->next_seq = 0;
 	}
 	if (seq != track->next_seq)
-		m->sequence_errors++;
+		check->sequence_errors++;
 	track->next_seq = seq + 1;
 }
 
@@ -349,7 +339,7 @@ static void on_deliver(cpg_handle_t handle, const struct cpg_name *group, uint32
 			m->first_other_at = now;
 		m->last_other_at = now;
 		m->others_bytes += len;
-		track_sender(m, nodeid, pid, bytes, len);
+		cpg_baseline_sequence_check_message(&m->check, nodeid, pid, bytes, len);
 		atomic_store_explicit(&m->others_delivered, delivered, memory_order_release);
 		if (delivered == atomic_load_explicit(&m->others_target, memory_order_acquire))
 			wake(m);
@@ -939,9 +929,7 @@ void cpg_baseline_receive_begin(cpg_baseline_member *m)
 	atomic_store(&m->others_target, UINT64_MAX);
 	atomic_store(&m->others_delivered, 0);
 	m->others_bytes = 0;
-	m->sequence_errors = 0;
-	m->payload_errors = 0;
-	m->sender_count = 0;
+	memset(&m->check, 0, sizeof(m->check));
 }
 
 int cpg_baseline_receive_wait(cpg_baseline_member *m, uint64_t count, double timeout_seconds,
@@ -959,8 +947,8 @@ int cpg_baseline_receive_wait(cpg_baseline_member *m, uint64_t count, double tim
 	out->status = ok ? CPG_BASELINE_OK : CS_ERR_TIMEOUT;
 	out->messages = atomic_load(&m->others_delivered);
 	out->bytes = m->others_bytes;
-	out->sequence_errors = m->sequence_errors;
-	out->payload_errors = m->payload_errors;
+	out->sequence_errors = m->check.sequence_errors;
+	out->payload_errors = m->check.payload_errors;
 	out->wall_seconds = m->last_other_at - m->first_other_at;
 	atomic_store(&m->others_target, UINT64_MAX);
 	return out->status;

@@ -23,4 +23,24 @@ cs_error_t cpg_baseline_connect_and_join(cpg_handle_t *handle, cpg_deliver_fn_t 
 void cpg_baseline_counters_begin(cpg_baseline_stats *out);
 void cpg_baseline_counters_end(cpg_baseline_stats *out);
 
+/* What a receiver checks of every message from others: the layout (cpg_baseline_check) and each
+ * sender's sequence of data messages. All zero to start. */
+#define CPG_BASELINE_MAX_SENDERS 16
+
+struct cpg_baseline_sender_track {
+	uint32_t nodeid;
+	uint32_t pid;
+	uint64_t next_seq;
+};
+
+struct cpg_baseline_sequence_check {
+	struct cpg_baseline_sender_track senders[CPG_BASELINE_MAX_SENDERS];
+	unsigned sender_count;
+	uint64_t sequence_errors;
+	uint64_t payload_errors;
+};
+
+void cpg_baseline_sequence_check_message(struct cpg_baseline_sequence_check *check, uint32_t nodeid, uint32_t pid,
+					 const unsigned char *msg, size_t len);
+
 #endif

@@ -35,7 +35,7 @@ struct CPGBench {
                     eventBufferBytes: Int(arguments[4]) ?? 0
                 )
             case "profile" where arguments.count == 6:
-                // `cpg-bench profile throughput|receive|c-throughput|c-handoff|c-receive|c-receive-poll|ping|c-ping
+                // `cpg-bench profile throughput|receive|c-throughput|c-handoff|c-receive|c-receive-poll|c-receive-handoff|c-receive-source|ping|c-ping
                 // SIZE COUNT SENDERS`: one run, for a profiler (ping: SENDERS 1 = C echo peer, else Swift; three-node:
                 // the 3-node rows of section (a) for one size, 3 runs each;
                 // CPG_BENCH_READER_LINGER_US sets the Swift group's readerLinger, CPG_BENCH_NOTIFICATION_BUFFER_BYTES
@@ -66,6 +66,8 @@ struct CPGBench {
                     result = try await scenarios.swiftReceive(size: size, count: count, eventBufferBytes: bufferBytes)
                 case "c-receive": result = try await scenarios.cReceive(size: size, count: count)
                 case "c-receive-poll": result = try await scenarios.cReceive(size: size, count: count, pollLoop: true)
+                case "c-receive-handoff": result = try await scenarios.cReceiveHandoff(size: size, count: count)
+                case "c-receive-source": result = try await scenarios.cReceiveHandoff(size: size, count: count, dispatchSource: true)
                 case "c-throughput":
                     result = try await DaemonCost.watchingLocalDaemon {
                         try await scenarios.cThroughput(size: size, count: count, senders: senders)
@@ -694,18 +696,26 @@ struct Runner {
             var swiftRuns: [RunResult] = []
             var cRuns: [RunResult] = []
             var pollRuns: [RunResult] = []
+            var handoffRuns: [RunResult] = []
             for _ in 0..<self.options.repetitions {
                 cRuns.append(try await self.scenarios.cReceive(size: size, count: count))
                 pollRuns.append(try await self.scenarios.cReceive(size: size, count: count, pollLoop: true))
+                handoffRuns.append(try await self.scenarios.cReceiveHandoff(size: size, count: count, dispatchSource: true))
                 swiftRuns.append(try await self.scenarios.swiftReceive(size: size, count: count))
             }
             let swift = RunResult.median(swiftRuns)
             let c = RunResult.median(cRuns)
             let poll = RunResult.median(pollRuns)
-            let all = swiftRuns + cRuns + pollRuns
+            let handoff = RunResult.median(handoffRuns)
+            let all = swiftRuns + cRuns + pollRuns + handoffRuns
             let errors = all.map(\.sequenceErrors).reduce(0, +)
             let scenario = "(b) receive-only \(sizeText(size)), C sender process, \(fmtCount(count)) msgs"
-            log("\(scenario): Swift \(rate(swift)) \(fmt(swift.cpuMicrosecondsPerMessage)) µs/msg, C \(rate(c)) \(fmt(c.cpuMicrosecondsPerMessage)) µs/msg, C poll loop \(rate(poll)) \(fmt(poll.cpuMicrosecondsPerMessage)) µs/msg, errors \(errors)")
+            log(
+                "\(scenario): Swift \(rate(swift)) \(fmt(swift.cpuMicrosecondsPerMessage)) µs/msg, "
+                    + "C \(rate(c)) \(fmt(c.cpuMicrosecondsPerMessage)) µs/msg, "
+                    + "C poll loop \(rate(poll)) \(fmt(poll.cpuMicrosecondsPerMessage)) µs/msg, "
+                    + "C handoff.c with a DispatchSource \(rate(handoff)) \(fmt(handoff.cpuMicrosecondsPerMessage)) µs/msg, errors \(errors)"
+            )
             report.add(
                 scenario,
                 "messages/s, first → last delivery (C: blocking dispatch thread)",
@@ -746,9 +756,16 @@ struct Runner {
             )
             report.add(
                 scenario,
+                "receiver CPU µs per delivered message (C: handoff.c with a DispatchSource, the library's structure)",
+                swift: fmt(swift.cpuMicrosecondsPerMessage),
+                c: fmt(handoff.cpuMicrosecondsPerMessage),
+                ratio: swift.cpuMicrosecondsPerMessage / handoff.cpuMicrosecondsPerMessage
+            )
+            report.add(
+                scenario,
                 "payload or sequence errors (all runs)",
                 swift: "\(swiftRuns.map(\.sequenceErrors).reduce(0, +))",
-                c: "\((cRuns + pollRuns).map(\.sequenceErrors).reduce(0, +))",
+                c: "\((cRuns + pollRuns + handoffRuns).map(\.sequenceErrors).reduce(0, +))",
                 target: "0",
                 meets: errors == 0,
                 correctness: true
@@ -757,10 +774,15 @@ struct Runner {
         try await self.receiveAllocatorRows(&report)
         report.note(
             "(b) The sender is `cpg-bench-peer send` (C, its own dispatch thread, spinning on CS_ERR_TRY_AGAIN). "
-                + "Two C receivers: a thread in cpg_dispatch(CS_DISPATCH_BLOCKING) (libqb wakes it through the "
-                + "ring's semaphore), and an event loop polling the fd and dispatching one event at a time until "
-                + "CS_ERR_TRY_AGAIN (woken through the socket, as the library's DispatchSource is). Every receiver "
-                + "checks every payload and each sender's sequence. The last rows run the Swift receiver in a "
+                + "Three C receivers: a thread in cpg_dispatch(CS_DISPATCH_BLOCKING) (libqb wakes it through the "
+                + "ring's semaphore); an event loop polling the fd and dispatching one event at a time until "
+                + "CS_ERR_TRY_AGAIN (woken through the socket, as the library's DispatchSource is); and handoff.c, "
+                + "the library's structure in C: a DispatchSource on libcpg's fd (a serial queue, reading again at "
+                + "once while a batch filled first) whose handler dispatches in batches of up to 64 events or 1 MiB, "
+                + "copies each message into a buffer of its own, wakes corosync after emptying the ring as the "
+                + "library does, and hands each batch to a consumer thread, which checks and frees the messages "
+                + "(`cpg-bench profile c-receive-source`; `c-receive-handoff` reads on a thread of its own instead). "
+                + "Every receiver checks every payload and each sender's sequence. The last rows run the Swift receiver in a "
                 + "child process (`cpg-bench profile receive-after-small`) that first receives 64 B and 1 KiB "
                 + "messages, as this process did before its 64 KiB row, once with glibc's defaults and once with "
                 + "a 64 MiB `top_pad` (median of the runs, alternating): see FlowControlAndBackpressure, Sizing. "

@@ -2,6 +2,7 @@ import CAllocationCounter
 import CPG
 import CPGBaseline
 import CPGTesting
+import Dispatch
 import Synchronization
 
 #if canImport(Glibc)
@@ -203,6 +204,48 @@ struct Scenarios: Sendable {
         var result = RunResult(stats)
         result.allocations = allocations
         return result
+    }
+
+    /// Receive only with the library's thread structure in C (handoff.c): a reader that polls
+    /// the fd and copies each message, a consumer thread that checks and frees it. With
+    /// `dispatchSource` the reader is not a thread of handoff.c's but, as in the library, a
+    /// DispatchSource on the fd firing on a serial queue, reading again at once while a batch
+    /// filled before the ring emptied; everything else stays C.
+    func cReceiveHandoff(size: Int, count: Int, dispatchSource: Bool = false) async throws -> RunResult {
+        let name = GroupNames.make("recv-h")
+        let receiver = try BaselineHandoffReceiver.join(name, count: count, readerThread: !dispatchSource)
+        defer { cpg_baseline_handoff_receiver_leave(receiver.pointer) }
+        var source: (any DispatchSourceRead)?
+        let queue = DispatchQueue(label: "cpg-bench.handoff-reader")
+        let stopped = AtomicFlag()
+        if dispatchSource {
+            let made = DispatchSource.makeReadSource(fileDescriptor: cpg_baseline_handoff_fd(receiver.pointer), queue: queue)
+            @Sendable func read() {
+                // Nothing after the cancel below: the leave finalizes the handle.
+                guard !stopped.value.load(ordering: .acquiring) else { return }
+                // 0: the batch filled first; read on after the queue's other work, as the library does.
+                if cpg_baseline_handoff_read(receiver.pointer) == 0 { queue.async { read() } }
+            }
+            made.setEventHandler { read() }
+            made.resume()
+            source = made
+        }
+        let sender = try Peer.spawn([self.peerPath, "send", name, "\(count)", "\(size)", "2"])
+        let (status, stats) = await offPool { () -> (Int32, cpg_baseline_stats) in
+            var stats = cpg_baseline_stats()
+            let status = cpg_baseline_handoff_receive_wait(receiver.pointer, 120, &stats)
+            return (status, stats)
+        }
+        if let source {
+            stopped.value.store(true, ordering: .releasing)
+            source.cancel()
+            // A handler (or a read it scheduled) may still run: let it end before the leave.
+            queue.sync {}
+        }
+        _ = try await sender.expectLine(startingWith: "done")
+        _ = await sender.waitForExit()
+        try checkStatus(status, "cpg_baseline_handoff_receive_wait")
+        return RunResult(stats)
     }
 
     // MARK: (c) latency: ping-pong with an echo peer in a child process
@@ -509,4 +552,9 @@ struct Scenarios: Sendable {
         if let bytes = self.eventBufferBytesOverride { configuration.eventBufferBytes = bytes }
         if let bytes = self.notificationBufferBytesOverride { configuration.notificationBufferBytes = bytes > 0 ? bytes : nil }
     }
+}
+
+/// A flag that closures on other threads read (`Atomic` itself cannot be captured).
+final class AtomicFlag: Sendable {
+    let value = Atomic<Bool>(false)
 }

@@ -138,6 +138,23 @@ struct BaselineMember: @unchecked Sendable {
     }
 }
 
+/// A C receive-only member with the library's thread structure (handoff.c).
+// @unchecked Sendable: as BaselineMember, used by one thread at a time (the harness awaits each
+// call); its own reader and consumer threads are handoff.c's, behind its mutex.
+struct BaselineHandoffReceiver: @unchecked Sendable {
+    let pointer: OpaquePointer
+
+    /// Joins `group` and starts the threads (the reader thread unless `readerThread` is false:
+    /// then a DispatchSource of the caller's reads); they take `count` messages from others.
+    static func join(_ group: String, count: Int, readerThread: Bool = true) throws -> BaselineHandoffReceiver {
+        var status: Int32 = 0
+        guard let pointer = cpg_baseline_handoff_receiver_join(group, UInt64(count), readerThread ? 1 : 0, &status) else {
+            throw BenchError("cpg_baseline_handoff_receiver_join(\(group)) failed: cs_error_t \(status)")
+        }
+        return BaselineHandoffReceiver(pointer: pointer)
+    }
+}
+
 /// Runs blocking work (C baseline calls, blocking reads) on a Dispatch thread, never on the
 /// cooperative pool, which has only as many threads as cores.
 func offPool<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {

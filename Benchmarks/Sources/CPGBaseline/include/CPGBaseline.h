@@ -85,6 +85,33 @@ int cpg_baseline_throughput_in(const char *netns, const char *group, size_t size
 int cpg_baseline_throughput_handoff(const char *group, size_t size, uint64_t count, cpg_baseline_stats *out);
 
 /*
+ * Receive only with the same three-thread structure (handoff.c): joins `group` and starts the
+ * reader and consumer threads; the consumer checks every message from others (layout and each
+ * sender's sequence, as the Swift receiver does) and frees it, until `count` came. Start the
+ * senders, then call cpg_baseline_handoff_receive_wait: CPU and context switches from that call
+ * on, wall time from the first to the last delivery as the consumer sees them.
+ * cpg_baseline_handoff_receiver_leave stops the threads, leaves, finalizes and frees. NULL on
+ * failure, with *status set.
+ */
+typedef struct cpg_baseline_handoff_receiver cpg_baseline_handoff_receiver;
+cpg_baseline_handoff_receiver *cpg_baseline_handoff_receiver_join(const char *group, uint64_t count, int reader_thread,
+								 int *status);
+
+/*
+ * Without `reader_thread`, the caller reads: it watches cpg_baseline_handoff_fd (as the library's
+ * DispatchSource does, on a serial queue) and calls cpg_baseline_handoff_read when the fd is
+ * readable, and again at once while that answers 0 (the batch filled before the ring emptied).
+ * 1: the ring is empty (or the receiver is done); below 0: a failure, which ends the wait. Stop
+ * reading (cancel the source, and wait for a handler still running) before
+ * cpg_baseline_handoff_receiver_leave, which finalizes the handle.
+ */
+int cpg_baseline_handoff_fd(const cpg_baseline_handoff_receiver *receiver);
+int cpg_baseline_handoff_read(cpg_baseline_handoff_receiver *receiver);
+int cpg_baseline_handoff_receive_wait(cpg_baseline_handoff_receiver *receiver, double timeout_seconds,
+				      cpg_baseline_stats *out);
+void cpg_baseline_handoff_receiver_leave(cpg_baseline_handoff_receiver *receiver);
+
+/*
  * Joins, sends without ever dispatching (so corosync pushes back: on one node it answers
  * CS_ERR_TRY_AGAIN once this client's own events are unread), and from the first
  * CS_ERR_TRY_AGAIN on keeps retrying at once for `seconds`: out has the CPU that spin burns
