@@ -6,8 +6,8 @@
  * Three threads, as in swift-cpg: the caller sends (cpgbench's loop); a reader thread waits in
  * poll() on libcpg's fd and dispatches CS_DISPATCH_ONE_NONBLOCKING until the ring is empty or 64
  * events (or 1 MiB) were read, copying each message into a buffer of its own, and wakes corosync
- * with a request after emptying the ring as the library's DeliveryNudge does; it hands the batch to a
- * consumer thread under one mutex, signalling the condition only when the consumer waits; the
+ * with a request after emptying the ring as the library's DeliveryNudge does; it hands the batch
+ * to a consumer thread under one mutex, signalling the condition only when the consumer waits; the
  * consumer counts the own messages (throughput) or checks every message from others (receive
  * only: layout and each sender's sequence, as the Swift receiver does) and frees them. The reader
  * waits in poll() on this thread, where swift-cpg re-arms a DispatchSource (libdispatch's event
@@ -147,7 +147,7 @@ static void hand_over(struct handoff *h, int ended, cs_error_t status)
  * Reads one batch: dispatches until the ring is empty (then wakes corosync if due) or the batch is
  * full, and hands the batch to the consumer. Returns 1 if the ring was emptied, 0 if the batch
  * filled first (events may wait in the ring with no byte left on the socket: read again without
- * waiting for the fd), or a cs_error_t below CS_OK's value on failure.
+ * waiting for the fd), or the failure's cs_error_t negated (the reader has ended then).
  */
 static int read_batch(struct handoff *h)
 {

@@ -214,14 +214,22 @@ struct Scenarios: Sendable {
     func cReceiveHandoff(size: Int, count: Int, dispatchSource: Bool = false) async throws -> RunResult {
         let name = GroupNames.make("recv-h")
         let receiver = try BaselineHandoffReceiver.join(name, count: count, readerThread: !dispatchSource)
-        defer { cpg_baseline_handoff_receiver_leave(receiver.pointer) }
-        var source: (any DispatchSourceRead)?
         let queue = DispatchQueue(label: "cpg-bench.handoff-reader")
         let stopped = AtomicFlag()
+        var source: (any DispatchSourceRead)?
+        defer {
+            // The leave finalizes the handle: no read may run from then on, on any path out.
+            if let source {
+                stopped.value.store(true, ordering: .releasing)
+                source.cancel()
+                // A handler (or a read it scheduled) may still run: let it end first.
+                queue.sync {}
+            }
+            cpg_baseline_handoff_receiver_leave(receiver.pointer)
+        }
         if dispatchSource {
             let made = DispatchSource.makeReadSource(fileDescriptor: cpg_baseline_handoff_fd(receiver.pointer), queue: queue)
             @Sendable func read() {
-                // Nothing after the cancel below: the leave finalizes the handle.
                 guard !stopped.value.load(ordering: .acquiring) else { return }
                 // 0: the batch filled first; read on after the queue's other work, as the library does.
                 if cpg_baseline_handoff_read(receiver.pointer) == 0 { queue.async { read() } }
@@ -235,12 +243,6 @@ struct Scenarios: Sendable {
             var stats = cpg_baseline_stats()
             let status = cpg_baseline_handoff_receive_wait(receiver.pointer, 120, &stats)
             return (status, stats)
-        }
-        if let source {
-            stopped.value.store(true, ordering: .releasing)
-            source.cancel()
-            // A handler (or a read it scheduled) may still run: let it end before the leave.
-            queue.sync {}
         }
         _ = try await sender.expectLine(startingWith: "done")
         _ = await sender.waitForExit()
