@@ -40,7 +40,9 @@ struct CPGBench {
                 // the 3-node rows of section (a) for one size, 3 runs each;
                 // CPG_BENCH_READER_LINGER_US sets the Swift group's readerLinger, CPG_BENCH_NOTIFICATION_BUFFER_BYTES
                 // its notificationBufferBytes, 0 for the system's default; CPG_BENCH_SLOW_RTTS=1 makes ping list
-                // its round trips over 2 ms with their index, to tell a slow phase from scattered stalls).
+                // its round trips over 2 ms with their index, to tell a slow phase from scattered stalls;
+                // CPG_BENCH_CONSUMER_THREAD=1 makes receive consume on a thread of its own, a TaskExecutor
+                // woken through a condition variable as handoff.c's consumer is, instead of the cooperative pool).
                 let options = try Options([arguments[0]])
                 var scenarios = Scenarios(peerPath: options.peerPath, selfPath: options.selfPath)
                 if let value = getenv("CPG_BENCH_READER_LINGER_US").flatMap({ Int(String(cString: $0)) }) {

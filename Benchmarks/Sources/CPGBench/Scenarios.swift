@@ -155,15 +155,22 @@ struct Scenarios: Sendable {
         var bytes = 0
         var first: UInt64 = 0
         var last: UInt64 = 0
-        for try await message in messages where message.sender != me {
-            if received == 0 { first = nowNanoseconds() }
-            checker.check(message.payload, senderKey: UInt64(message.sender.nodeID) << 32 | UInt64(message.sender.pid))
-            received += 1
-            bytes += message.payload.count
-            if received == count {
-                last = nowNanoseconds()
-                break
+        func consume() async throws {
+            for try await message in messages where message.sender != me {
+                if received == 0 { first = nowNanoseconds() }
+                checker.check(message.payload, senderKey: UInt64(message.sender.nodeID) << 32 | UInt64(message.sender.pid))
+                received += 1
+                bytes += message.payload.count
+                if received == count {
+                    last = nowNanoseconds()
+                    break
+                }
             }
+        }
+        if let executor = Self.consumerThread {
+            try await withTaskExecutorPreference(executor) { try await consume() }
+        } else {
+            try await consume()
         }
         let cpu = CPUTime.now() - cpuBefore
         let allocations = countAllocations ? Int(allocation_counter_stop().allocations) : nil
@@ -547,6 +554,9 @@ struct Scenarios: Sendable {
             tryAgain: Int(done["try_again"] ?? "")
         )
     }
+
+    /// With CPG_BENCH_CONSUMER_THREAD set, the receive loop prefers a thread of its own.
+    static let consumerThread: ThreadTaskExecutor? = getenv("CPG_BENCH_CONSUMER_THREAD") != nil ? ThreadTaskExecutor() : nil
 
     /// Applies ``readerLingerOverride``, if any.
     private func applyOverrides(_ configuration: inout CPGConfiguration) {

@@ -314,3 +314,50 @@ final class RSSSampler: Sendable {
         return self.peaks.withLock { $0 }
     }
 }
+
+/// A task executor that runs its jobs on one thread of its own, woken through a condition
+/// variable as handoff.c's consumer thread is: `CPG_BENCH_CONSUMER_THREAD=1 cpg-bench profile
+/// receive` consumes on it instead of the cooperative pool.
+// @unchecked Sendable: `jobs` and `waiting` are only touched under `mutex`; the mutex and the
+// condition are allocated once and never freed (the thread runs as long as the process).
+final class ThreadTaskExecutor: TaskExecutor, @unchecked Sendable {
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private var jobs: [UnownedJob] = []
+    private var waiting = false
+
+    init() {
+        pthread_mutex_init(self.mutex, nil)
+        pthread_cond_init(self.condition, nil)
+        var thread = pthread_t()
+        let context = Unmanaged.passRetained(self).toOpaque()
+        pthread_create(&thread, nil, { argument in
+            Unmanaged<ThreadTaskExecutor>.fromOpaque(argument!).takeRetainedValue().run()
+        }, context)
+        pthread_detach(thread)
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        pthread_mutex_lock(self.mutex)
+        self.jobs.append(job)
+        if self.waiting { pthread_cond_signal(self.condition) }
+        pthread_mutex_unlock(self.mutex)
+    }
+
+    private func run() -> Never {
+        var batch: [UnownedJob] = []
+        while true {
+            pthread_mutex_lock(self.mutex)
+            while self.jobs.isEmpty {
+                self.waiting = true
+                pthread_cond_wait(self.condition, self.mutex)
+                self.waiting = false
+            }
+            swap(&batch, &self.jobs)
+            pthread_mutex_unlock(self.mutex)
+            for job in batch { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
+            batch.removeAll(keepingCapacity: true)
+        }
+    }
+}
