@@ -78,9 +78,11 @@ int cpg_baseline_throughput_in(const char *netns, const char *group, size_t size
 /*
  * The throughput pipeline with swift-cpg's thread structure, in C (handoff.c): the caller sends as
  * above; a reader thread polls libcpg's fd and dispatches CS_DISPATCH_ONE_NONBLOCKING in batches of
- * up to 64 events, copying each message into a buffer of its own, and hands each batch to a
- * consumer thread (a mutex, one condition signal when the consumer waits), which counts the own
- * messages and frees them. Measures what three threads and a hand-off cost, without Swift.
+ * up to 64 events or 1 MiB (reading on at once after a full batch, and waking corosync with a
+ * request after emptying the ring, as the library's reader does), copying each message into a
+ * buffer of its own, and hands each batch to a consumer thread (a mutex, one condition signal when
+ * the consumer waits), which counts the own messages and frees them. Measures what three threads
+ * and a hand-off cost, without Swift.
  */
 int cpg_baseline_throughput_handoff(const char *group, size_t size, uint64_t count, cpg_baseline_stats *out);
 
