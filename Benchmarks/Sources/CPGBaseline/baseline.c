@@ -22,7 +22,6 @@
 #include <time.h>
 #include <unistd.h>
 
-
 struct cpg_baseline_member {
 	cpg_handle_t handle;
 	struct cpg_name name;

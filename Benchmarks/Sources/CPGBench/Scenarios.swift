@@ -565,8 +565,3 @@ struct Scenarios: Sendable {
         if let bytes = self.notificationBufferBytesOverride { configuration.notificationBufferBytes = bytes > 0 ? bytes : nil }
     }
 }
-
-/// A flag that closures on other threads read (`Atomic` itself cannot be captured).
-final class AtomicFlag: Sendable {
-    let value = Atomic<Bool>(false)
-}

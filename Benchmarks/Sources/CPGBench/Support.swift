@@ -155,6 +155,11 @@ struct BaselineHandoffReceiver: @unchecked Sendable {
     }
 }
 
+/// A flag that closures on other threads read (`Atomic` itself cannot be captured).
+final class AtomicFlag: Sendable {
+    let value = Atomic<Bool>(false)
+}
+
 /// Runs blocking work (C baseline calls, blocking reads) on a Dispatch thread, never on the
 /// cooperative pool, which has only as many threads as cores.
 func offPool<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
