@@ -31,10 +31,13 @@ extension CPGEvent {
     /// An estimate of the memory the buffered event holds, for the byte limit of the buffer.
     var approximateByteCount: Int {
         switch self {
-        case .message(let message): 64 + message.payload.count
+        case .message(let message): Self.approximateByteCount(messagePayload: message.payload.count)
         case .membership(let change): 192 + 16 * (change.members.count + change.joined.count + change.left.count)
         case .ring(let change): 64 + 4 * change.members.count
         case .disconnected, .reconnected: 64
         }
     }
+
+    /// The estimate for a message with a payload of `count` bytes.
+    static func approximateByteCount(messagePayload count: Int) -> Int { 64 + count }
 }

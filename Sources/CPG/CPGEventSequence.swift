@@ -19,9 +19,9 @@ public struct CPGEventSequence<Element: Sendable>: AsyncSequence, Sendable {
     public typealias Failure = CPGError
 
     @usableFromInline let subscription: EventSubscription
-    @usableFromInline let extract: @Sendable (CPGEvent) -> Element?
+    @usableFromInline let extract: @Sendable (consuming CPGEvent) -> Element?
 
-    init(_ subscription: EventSubscription, extract: @escaping @Sendable (CPGEvent) -> Element?) {
+    init(_ subscription: EventSubscription, extract: @escaping @Sendable (consuming CPGEvent) -> Element?) {
         self.subscription = subscription
         self.extract = extract
     }
@@ -39,10 +39,10 @@ public struct CPGEventSequence<Element: Sendable>: AsyncSequence, Sendable {
     /// events of its own: each one stays in the group's log until an iterator returns it.
     public struct AsyncIterator: AsyncIteratorProtocol {
         @usableFromInline let subscription: EventSubscription
-        @usableFromInline let extract: @Sendable (CPGEvent) -> Element?
+        @usableFromInline let extract: @Sendable (consuming CPGEvent) -> Element?
 
         @usableFromInline
-        init(subscription: EventSubscription, extract: @escaping @Sendable (CPGEvent) -> Element?) {
+        init(subscription: EventSubscription, extract: @escaping @Sendable (consuming CPGEvent) -> Element?) {
             self.subscription = subscription
             self.extract = extract
         }

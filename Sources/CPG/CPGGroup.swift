@@ -349,7 +349,8 @@ public actor CPGGroup {
     /// The messages delivered to this member, in total order.
     public nonisolated var messages: CPGEventSequence<CPGMessage> {
         CPGEventSequence(self.log.subscribe(kinds: .messages)) {
-            if case .message(let message) = $0 { return message }
+            // Consumed, so the payload moves out of the event rather than being copied.
+            if case .message(let message) = consume $0 { return message }
             return nil
         }
     }
@@ -357,7 +358,7 @@ public actor CPGGroup {
     /// The group's membership changes, in order.
     public nonisolated var membershipChanges: CPGEventSequence<CPGMembershipChange> {
         CPGEventSequence(self.log.subscribe(kinds: .membership)) {
-            if case .membership(let change) = $0 { return change }
+            if case .membership(let change) = consume $0 { return change }
             return nil
         }
     }
@@ -365,7 +366,7 @@ public actor CPGGroup {
     /// The totem ring changes, in order; the first describes the ring at join.
     public nonisolated var ringChanges: CPGEventSequence<CPGRingChange> {
         CPGEventSequence(self.log.subscribe(kinds: .ring)) {
-            if case .ring(let change) = $0 { return change }
+            if case .ring(let change) = consume $0 { return change }
             return nil
         }
     }

@@ -19,7 +19,7 @@ struct EventLogBatchTests {
             Issue.record("expected to suspend")
             return
         }
-        let action = machine.append(contentsOf: [message(1), message(2), message(3)])
+        let action = machine.append(batch: [message(1), message(2), message(3)])
         guard case .one(let waiter, let event) = action.wakeups else {
             Issue.record("expected exactly one wakeup")
             return
@@ -46,7 +46,7 @@ struct EventLogBatchTests {
         let all = machine.subscribe(kinds: .all)
         _ = machine.suspend(rings, waiter: 1)
         _ = machine.suspend(all, waiter: 2)
-        let action = machine.append(contentsOf: [message(1), ring, message(2)])
+        let action = machine.append(batch: [message(1), ring, message(2)])
         guard case .many(let list) = action.wakeups else {
             Issue.record("expected two wakeups")
             return
@@ -61,9 +61,9 @@ struct EventLogBatchTests {
         var machine = Machine(limits: .init(events: 4, bytes: 1 << 20))
         _ = machine.subscribe(kinds: .all)
         #expect(machine.room.events == 4)
-        #expect(!machine.append(contentsOf: [message(1), message(2)]).pauseProducer)
+        #expect(!machine.append(batch: [message(1), message(2)]).pauseProducer)
         #expect(machine.room.events == 2)
-        #expect(machine.append(contentsOf: [message(3), message(4)]).pauseProducer)
+        #expect(machine.append(batch: [message(3), message(4)]).pauseProducer)
         #expect(machine.producerPaused)
         #expect(machine.room.events == 1, "the producer may always dispatch one event")
         #expect(machine.peakCount == 4)
@@ -74,7 +74,7 @@ struct EventLogBatchTests {
         var machine = Machine(limits: .init(events: 100, bytes: 10_000))
         _ = machine.subscribe(kinds: .all)
         let event = message(1, size: 1000)
-        _ = machine.append(contentsOf: [event])
+        _ = machine.append(batch: [event])
         #expect(machine.room.bytes == 10_000 - event.approximateByteCount)
     }
 
@@ -83,8 +83,36 @@ struct EventLogBatchTests {
         var machine = Machine(limits: .init(events: 100, bytes: 1 << 20))
         _ = machine.subscribe(kinds: .all)
         _ = machine.finish(nil)
-        let action = machine.append(contentsOf: [message(1)])
+        let action = machine.append(batch: [message(1)])
         #expect(!action.pauseProducer)
         #expect(machine.count == 0)
+    }
+
+    @Test("the only subscription takes the events it passes out of the log; a later one starts after them")
+    func onlySubscriptionTakesEventsOut() {
+        var machine = Machine(limits: .init(events: 100, bytes: 1 << 20))
+        let messages = machine.subscribe(kinds: .messages)
+        _ = machine.append(batch: [message(1), ring, message(2)])
+        guard case .ready(.event(let first), _) = machine.poll(messages) else {
+            Issue.record("expected the first message")
+            return
+        }
+        #expect(first == message(1))
+        #expect(machine.count == 2)
+        #expect(machine.byteCount == ring.approximateByteCount + message(2).approximateByteCount)
+        let all = machine.subscribe(kinds: .all)
+        guard case .ready(.event(let second), _) = machine.poll(messages) else {
+            Issue.record("expected the second message")
+            return
+        }
+        #expect(second == message(2), "the skipped ring change stays for the newer subscription")
+        #expect(machine.count == 2)
+        guard case .ready(.event(let ringForAll), _) = machine.poll(all), case .ready(.event(let last), _) = machine.poll(all) else {
+            Issue.record("expected the ring change and the second message")
+            return
+        }
+        #expect([ringForAll, last] == [ring, message(2)])
+        #expect(machine.count == 0)
+        #expect(machine.byteCount == 0)
     }
 }

@@ -209,7 +209,7 @@ struct EventLogStateMachineTests {
     func manySubscriptionsWithGaps() {
         var machine = Machine(limits: .init(events: 1000, bytes: 1 << 20))
         let ids = (0..<50).map { _ in machine.subscribe(kinds: .all) }
-        _ = machine.append(contentsOf: (1...3).map { message($0) })
+        _ = machine.append(batch: (1...3).map { message($0) })
         let ended = Set(ids.filter { $0 % 3 == 1 })
         for id in ended { _ = machine.unsubscribe(id) }
         #expect(machine.subscriberCount == 50 - ended.count)

@@ -120,7 +120,7 @@ extension CPGGroup {
         var nudge = self.deliveryNudge
         dispatching: for _ in 0..<Self.dispatchBatch {
             guard self.lifecycle.isReading else { break }
-            let first = sink.events.count
+            let first = sink.summaries.count
             let status = handle.dispatchOne()
             if status == .tryAgain {
                 drained = true
@@ -131,44 +131,47 @@ extension CPGGroup {
                 failure = CPGError(.connectionLost, "the connection to corosync was lost (cpg_dispatch failed)", status: status)
                 break
             }
-            guard sink.events.count > first else {
+            guard sink.summaries.count > first else {
                 // Every model v1 callback makes an event: a dispatch without one consumed a
                 // piece of a fragmented message, which libcpg keeps until the last piece.
                 nudge.fragmentRead()
                 continue
             }
-            for event in sink.events[first...] {
-                let bytes = event.approximateByteCount
-                switch event {
-                case .message(let message):
+            // Messages are read through their summaries, which copy nothing that is counted.
+            for slot in first..<sink.summaries.count {
+                let summary = sink.summaries[slot]
+                if let message = summary.message {
                     deliveredMessages += 1
-                    deliveredBytes += message.payload.count
+                    deliveredBytes += message.payloadBytes
                     if message.sender == self.localMember {
-                        self.ownMessageDelivered(message)
+                        self.ownMessageDelivered(deliveryIndex: message.deliveryIndex)
                         // Corosync took this message's request off the IPC ring before it
                         // ordered it: a send it pushed back may fit now. Retry at once rather
                         // than after the rest of the batch.
                         if !self.sendQueue.isEmpty { self.drainSendQueue() }
                     }
-                case .membership(let change):
-                    membershipChanges += 1
-                    self.logger.info(
-                        "CPG membership changed",
-                        metadata: [
-                            "cpg.members": "\(change.members)",
-                            "cpg.joined": "\(change.joined)",
-                            "cpg.left": "\(change.left)",
-                        ]
-                    )
-                    if change.joined.contains(where: { $0.member == self.localMember }) { ownJoin = true }
-                    if change.left.contains(where: { $0.member == self.localMember }) { ownLeave = true }
-                case .ring(let change):
-                    self.logger.debug("totem ring changed", metadata: ["cpg.ring": "\(change.ringID)"])
-                case .disconnected, .reconnected:
-                    break  // put in by the group itself, never by libcpg
+                } else {
+                    switch sink.events[slot] {
+                    case .membership(let change):
+                        membershipChanges += 1
+                        self.logger.info(
+                            "CPG membership changed",
+                            metadata: [
+                                "cpg.members": "\(change.members)",
+                                "cpg.joined": "\(change.joined)",
+                                "cpg.left": "\(change.left)",
+                            ]
+                        )
+                        if change.joined.contains(where: { $0.member == self.localMember }) { ownJoin = true }
+                        if change.left.contains(where: { $0.member == self.localMember }) { ownLeave = true }
+                    case .ring(let change):
+                        self.logger.debug("totem ring changed", metadata: ["cpg.ring": "\(change.ringID)"])
+                    case .message, .disconnected, .reconnected:
+                        break  // messages have a summary; the others the group puts in itself
+                    }
                 }
-                batchBytes += bytes
-                nudge.eventRead(bytes: bytes)
+                batchBytes += summary.bytes
+                nudge.eventRead(bytes: summary.bytes)
             }
             if ownLeave { break }
             if sink.events.count >= room.events || batchBytes >= room.bytes { break dispatching }
@@ -182,8 +185,9 @@ extension CPGGroup {
             if !drained { self.scheduleRead() }
         }
         let hadEvents = !sink.events.isEmpty
-        let pause = hadEvents ? self.log.append(contentsOf: sink.events) : false
-        sink.events.removeAll(keepingCapacity: true)
+        // Moves the events into the log: the sink's deque is empty afterwards.
+        let pause = hadEvents ? self.log.append(draining: &sink.events) : false
+        sink.endBatch()
         if hadEvents {
             self.metrics.messagesDelivered.increment(by: Int64(deliveredMessages))
             self.metrics.bytesDelivered.increment(by: Int64(deliveredBytes))

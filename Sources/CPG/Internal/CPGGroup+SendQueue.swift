@@ -402,8 +402,8 @@ extension CPGGroup {
         self.largeSendEnded()
     }
 
-    /// An own message came back: resolve the confirmation waiting for it.
-    func ownMessageDelivered(_ message: CPGMessage) {
+    /// An own message came back with `deliveryIndex`: resolve the confirmation waiting for it.
+    func ownMessageDelivered(deliveryIndex: UInt64) {
         var index = self.lastDeliveredOwnIndex + 1
         // Checked first: hashing the index for every own message costs more than this test.
         if !self.failedOwnIndices.isEmpty {
@@ -414,7 +414,7 @@ extension CPGGroup {
         while let first = self.confirmations.first, first.ownIndex <= index {
             self.confirmations.removeFirst()
             if first.ownIndex == index {
-                first.continuation.resume(returning: message.deliveryIndex)
+                first.continuation.resume(returning: deliveryIndex)
             } else {
                 first.continuation.resume(
                     throwing: CPGError(.corosync, "an own message was not delivered back in order")

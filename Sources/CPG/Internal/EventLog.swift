@@ -1,3 +1,5 @@
+import DequeModule
+
 /// The shared storage of a group's event log: the state machine behind a lock, with every
 /// continuation resumed outside the lock.
 ///
@@ -42,10 +44,11 @@ final class EventLog: Sendable {
         return action.pauseProducer
     }
 
-    /// Appends a batch of events in order, with one lock and at most one wakeup per suspended
-    /// subscription; answers whether the producer must pause.
-    func append(contentsOf events: [CPGEvent]) -> Bool {
-        let action = self.state.withLock { $0.append(contentsOf: events) }
+    /// Moves a batch of events into the log in order, with one lock and at most one wakeup per
+    /// suspended subscription; `events` is empty afterwards. Answers whether the producer must
+    /// pause.
+    func append(draining events: inout Deque<CPGEvent>) -> Bool {
+        let action = self.state.withLock { $0.append(draining: &events) }
         switch action.wakeups {
         case .none: break
         case .one(let waiter, let event): waiter.resume(returning: event)

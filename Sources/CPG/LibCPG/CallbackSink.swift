@@ -1,4 +1,5 @@
 import CLibCPG
+import DequeModule
 
 #if canImport(Glibc)
 import Glibc
@@ -10,13 +11,52 @@ import Glibc
 /// It is only touched from inside `cpg_dispatch`, which the owning ``LibCPGHandle`` calls on the
 /// group's serial queue, so it needs no lock.
 final class CallbackSink {
-    /// Events produced by the current `cpg_dispatch` call, in callback order.
-    var events: [CPGEvent] = []
+    /// Events produced by the current batch of `cpg_dispatch` calls, in callback order. A deque,
+    /// so that the group moves them into its log (`popFirst`) rather than copying each one and
+    /// releasing the original.
+    var events: Deque<CPGEvent> = []
+    /// What the reader needs of each of `events`, side by side with it: reading it from the
+    /// event itself would copy the event (a retain and a release per message).
+    var summaries: [DispatchedEvent] = []
     /// How many messages this handle delivered since it was created.
     var deliveredMessages: UInt64 = 0
 
     init() {
-        self.events.reserveCapacity(4)
+        self.events.reserveCapacity(64)
+        self.summaries.reserveCapacity(64)
+    }
+
+    /// Copies a delivered message (its buffer dies when the callback returns).
+    fileprivate func deliver(sender: CPGMember, message: UnsafeMutableRawPointer?, length: Int) {
+        let payload: [UInt8]
+        if let message, length > 0 {
+            // One allocation and a memcpy. Not `init(unsafeUninitializedCapacity:)`: that calls
+            // the standard library's unspecialized buffer initializer, which looks up the array's
+            // generic metadata at run time for every message (about 20 ns more per allocation).
+            payload = Array(UnsafeRawBufferPointer(start: message, count: length))
+        } else {
+            payload = []
+        }
+        self.deliveredMessages += 1
+        let index = self.deliveredMessages
+        self.summaries.append(
+            DispatchedEvent(
+                bytes: CPGEvent.approximateByteCount(messagePayload: payload.count),
+                message: DispatchedEvent.Message(sender: sender, deliveryIndex: index, payloadBytes: payload.count)
+            )
+        )
+        self.events.append(.message(CPGMessage(sender: sender, payload: payload, deliveryIndex: index)))
+    }
+
+    /// Appends an event that is not a message.
+    fileprivate func append(other event: CPGEvent) {
+        self.summaries.append(DispatchedEvent(bytes: event.approximateByteCount, message: nil))
+        self.events.append(event)
+    }
+
+    /// Forgets the summaries of a batch whose events went to the log.
+    func endBatch() {
+        self.summaries.removeAll(keepingCapacity: true)
     }
 
     /// The model v1 callbacks, totem configuration changes included.
@@ -30,11 +70,30 @@ final class CallbackSink {
         return data
     }
 
-    /// Recovers the sink of a handle from libcpg's context pointer.
-    static func of(_ handle: cpg_handle_t) -> CallbackSink? {
+    /// Runs `body` with the sink of a handle, recovered from libcpg's context pointer.
+    ///
+    /// The handle's ``LibCPGHandle`` holds the sink for as long as libcpg may call back, so the
+    /// reference is used without a retain of its own (one atomic increment and decrement fewer
+    /// per callback).
+    static func with(_ handle: cpg_handle_t, _ body: (CallbackSink) -> Void) {
         var context: UnsafeMutableRawPointer?
-        guard cpg_context_get(handle, &context) == CS_OK, let context else { return nil }
-        return Unmanaged<CallbackSink>.fromOpaque(context).takeUnretainedValue()
+        guard cpg_context_get(handle, &context) == CS_OK, let context else { return }
+        Unmanaged<CallbackSink>.fromOpaque(context)._withUnsafeGuaranteedRef(body)
+    }
+}
+
+/// The reader's view of one dispatched event: only trivial values, so reading it costs no
+/// reference counting.
+struct DispatchedEvent {
+    /// The event's ``CPGEvent/approximateByteCount``.
+    var bytes: Int
+    /// For a message, what the reader accounts for; `nil` for every other event.
+    var message: Message?
+
+    struct Message {
+        var sender: CPGMember
+        var deliveryIndex: UInt64
+        var payloadBytes: Int
     }
 }
 
@@ -82,26 +141,9 @@ private func cpgDeliver(
     message: UnsafeMutableRawPointer?,
     length: Int
 ) {
-    guard let sink = CallbackSink.of(handle) else { return }
-    let payload: [UInt8]
-    if let message, length > 0 {
-        // One allocation and a memcpy. Not `init(unsafeUninitializedCapacity:)`: that calls the
-        // standard library's unspecialized buffer initializer, which looks up the array's generic
-        // metadata at run time for every message (about 20 ns more per allocation).
-        payload = Array(UnsafeRawBufferPointer(start: message, count: length))
-    } else {
-        payload = []
+    CallbackSink.with(handle) { sink in
+        sink.deliver(sender: CPGMember(nodeID: nodeID, pid: pid), message: message, length: length)
     }
-    sink.deliveredMessages += 1
-    sink.events.append(
-        .message(
-            CPGMessage(
-                sender: CPGMember(nodeID: nodeID, pid: pid),
-                payload: payload,
-                deliveryIndex: sink.deliveredMessages
-            )
-        )
-    )
 }
 
 private func cpgConfigurationChange(
@@ -114,17 +156,14 @@ private func cpgConfigurationChange(
     joinedList: UnsafePointer<cpg_address>?,
     joinedCount: Int
 ) {
-    guard let sink = CallbackSink.of(handle), let group else { return }
-    sink.events.append(
-        .membership(
-            CPGMembershipChange(
-                group: CPGGroupName(copying: group),
-                members: members(memberList, memberCount),
-                joined: changes(joinedList, joinedCount),
-                left: changes(leftList, leftCount)
-            )
-        )
+    guard let group else { return }
+    let change = CPGMembershipChange(
+        group: CPGGroupName(copying: group),
+        members: members(memberList, memberCount),
+        joined: changes(joinedList, joinedCount),
+        left: changes(leftList, leftCount)
     )
+    CallbackSink.with(handle) { $0.append(other: .membership(change)) }
 }
 
 private func cpgTotemConfigurationChange(
@@ -133,14 +172,12 @@ private func cpgTotemConfigurationChange(
     memberCount: UInt32,
     memberList: UnsafePointer<UInt32>?
 ) {
-    guard let sink = CallbackSink.of(handle) else { return }
     let nodes: [UInt32]
     if let memberList, memberCount > 0 {
         nodes = Array(UnsafeBufferPointer(start: memberList, count: Int(memberCount)))
     } else {
         nodes = []
     }
-    sink.events.append(
-        .ring(CPGRingChange(ringID: CPGRingID(nodeID: ringID.nodeid, sequence: ringID.seq), members: nodes))
-    )
+    let change = CPGRingChange(ringID: CPGRingID(nodeID: ringID.nodeid, sequence: ringID.seq), members: nodes)
+    CallbackSink.with(handle) { $0.append(other: .ring(change)) }
 }

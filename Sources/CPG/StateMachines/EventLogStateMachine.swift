@@ -141,21 +141,26 @@ struct EventLogStateMachine<Waiter> {
 
     /// The producer has several events, in order: one call for a whole dispatch batch, with at
     /// most one wakeup per suspended subscriber (the rest of the batch it polls without waiting).
-    mutating func append<Events: Sequence<CPGEvent>>(contentsOf events: Events) -> AppendAction {
+    /// The events are moved out of `events`, which is empty afterwards: no event is copied (a
+    /// copy costs a retain now and a release when the batch is cleared).
+    mutating func append(draining events: inout Deque<CPGEvent>) -> AppendAction {
         guard case .open = self.terminal else {
+            events.removeAll(keepingCapacity: true)
             return AppendAction(wakeups: .none, pauseProducer: false)
         }
         var wakeups = Wakeups.none
-        for event in events { self.store(event, wakeups: &wakeups) }
+        while let event = events.popFirst() { self.store(event, wakeups: &wakeups) }
         return self.finishAppend(wakeups)
     }
 
     /// Appends one event and hands it to the suspended subscribers waiting for it.
-    private mutating func store(_ event: CPGEvent, wakeups: inout Wakeups) {
+    private mutating func store(_ event: consuming CPGEvent, wakeups: inout Wakeups) {
         let sequence = self.endSequence
-        self.entries.append(event)
         self.bytes += event.approximateByteCount
-        guard self.waitingCount > 0 else { return }
+        guard self.waitingCount > 0 else {
+            self.entries.append(event)
+            return
+        }
         let kind = event.kind
         for slot in self.subscribers.indices
         where self.subscribers[slot].waiter != nil && self.subscribers[slot].cursor == sequence {
@@ -166,13 +171,14 @@ struct EventLogStateMachine<Waiter> {
             self.subscribers[slot].waiter = nil
             self.waitingCount -= 1
             switch wakeups {
-            case .none: wakeups = .one(waiter, event)
-            case .one(let first, let firstEvent): wakeups = .many([(first, firstEvent), (waiter, event)])
+            case .none: wakeups = .one(waiter, copy event)
+            case .one(let first, let firstEvent): wakeups = .many([(first, firstEvent), (waiter, copy event)])
             case .many(var list):
-                list.append((waiter, event))
+                list.append((waiter, copy event))
                 wakeups = .many(list)
             }
         }
+        self.entries.append(event)
     }
 
     private mutating func finishAppend(_ wakeups: Wakeups) -> AppendAction {
@@ -191,20 +197,36 @@ struct EventLogStateMachine<Waiter> {
         }
         let start = self.subscribers[slot].cursor
         let kinds = self.subscribers[slot].kinds
-        let end = self.endSequence
-        var cursor = start
         var found: CPGEvent?
-        while cursor < end {
-            let event = self.entries[Int(cursor - self.firstSequence)]
-            cursor += 1
-            if kinds.contains(event.kind) {
-                found = event
-                break
+        let resume: Bool
+        if self.subscribers.count == 1, start == self.firstSequence {
+            // The only subscription: every event it passes leaves the log, so it takes each one
+            // out instead of copying it (a retain now and a release when it is trimmed).
+            while let event = self.entries.popFirst() {
+                self.bytes -= event.approximateByteCount
+                self.firstSequence += 1
+                if kinds.contains(event.kind) {
+                    found = event
+                    break
+                }
             }
+            self.subscribers[slot].cursor = self.firstSequence
+            resume = self.trimAndCheckResume(trimming: false)
+        } else {
+            let end = self.endSequence
+            var cursor = start
+            while cursor < end {
+                let event = self.entries[Int(cursor - self.firstSequence)]
+                cursor += 1
+                if kinds.contains(event.kind) {
+                    found = event
+                    break
+                }
+            }
+            self.subscribers[slot].cursor = cursor
+            // Only a subscriber that held the oldest entry can free entries by moving on.
+            resume = self.trimAndCheckResume(trimming: start == self.firstSequence && cursor != start)
         }
-        self.subscribers[slot].cursor = cursor
-        // Only a subscriber that held the oldest entry can free entries by moving on.
-        let resume = self.trimAndCheckResume(trimming: start == self.firstSequence && cursor != start)
         if let found {
             return .ready(.event(found), resumeProducer: resume)
         }
