@@ -96,7 +96,7 @@ public struct CPGChannel<Message: Sendable>: Sendable {
     /// - Parameter message: The message.
     /// - Throws: The coder's error when the message does not encode (nothing is sent), and
     ///   everything ``CPGGroup/send(_:)-([UInt8])`` throws.
-    public func send(_ message: Message) async throws {
+    public nonisolated(nonsending) func send(_ message: Message) async throws {
         let payload = try self.coder.encode(message)
         try await self.group.send(payload)
     }

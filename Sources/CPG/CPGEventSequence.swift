@@ -56,7 +56,7 @@ public struct CPGEventSequence<Element: Sendable>: AsyncSequence, Sendable {
         /// The next event, `nil` at the end, or the error that ended the group.
         @inlinable
         public mutating func next(isolation actor: isolated (any Actor)?) async throws(CPGError) -> Element? {
-            while let event = try await self.subscription.next() {
+            while let event = try await self.subscription.next(isolation: actor) {
                 if let element = self.extract(event) { return element }
             }
             return nil

@@ -31,12 +31,12 @@ extension CPGGroup {
     /// call suspends only to queue behind flow control or a fragmented send. A larger message
     /// also skips the actor while nothing is queued: the call suspends until libcpg's
     /// fragmented send, on the group's own thread, has returned.
-    public nonisolated func send(_ payload: [UInt8]) async throws {
+    public nonisolated(nonsending) func send(_ payload: [UInt8]) async throws {
         try await self.sendUnconfirmed(.single(payload))
     }
 
     /// Sends a string's UTF-8 bytes; see ``send(_:)-([UInt8])``.
-    public nonisolated func send(_ text: String) async throws {
+    public nonisolated(nonsending) func send(_ text: String) async throws {
         try await self.sendUnconfirmed(.single(Array(text.utf8)))
     }
 
@@ -45,12 +45,12 @@ extension CPGGroup {
     ///
     /// - Throws: ``CPGError/Code/tooManyBuffers`` above ``maximumBufferCount``, and everything
     ///   ``send(_:)-([UInt8])`` throws.
-    public nonisolated func send(buffers: [[UInt8]]) async throws {
+    public nonisolated(nonsending) func send(buffers: [[UInt8]]) async throws {
         try await self.sendUnconfirmed(.multiple(buffers))
     }
 
     /// The fast path, then (if corosync pushed back or something is queued) the actor's queue.
-    private nonisolated func sendUnconfirmed(_ payload: SendPayload) async throws {
+    private nonisolated(nonsending) func sendUnconfirmed(_ payload: SendPayload) async throws {
         switch try self.trySendDirectly(payload) {
         case .accepted:
             return

@@ -42,7 +42,8 @@ struct CPGBench {
                 // its notificationBufferBytes, 0 for the system's default; CPG_BENCH_SLOW_RTTS=1 makes ping list
                 // its round trips over 2 ms with their index, to tell a slow phase from scattered stalls;
                 // CPG_BENCH_CONSUMER_THREAD=1 makes receive consume on a thread of its own, a TaskExecutor
-                // woken through a condition variable as handoff.c's consumer is, instead of the cooperative pool).
+                // woken through a condition variable as handoff.c's consumer is, instead of the cooperative pool;
+                // CPG_BENCH_PING_ISOLATED=1 runs the Swift pinger's loop isolated to its group, on the group's queue).
                 let options = try Options([arguments[0]])
                 var scenarios = Scenarios(peerPath: options.peerPath, selfPath: options.selfPath)
                 if let value = getenv("CPG_BENCH_READER_LINGER_US").flatMap({ Int(String(cString: $0)) }) {

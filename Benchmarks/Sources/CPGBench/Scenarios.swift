@@ -279,12 +279,44 @@ struct Scenarios: Sendable {
         configuration.readerLinger = readerLinger
         self.applyOverrides(&configuration)
         let group = try await CPGGroup.join(name, configuration: configuration)
-        let me = group.localMember
         var iterator = group.messages.makeAsyncIterator()
         let arguments = echo == .c ? [self.peerPath, "echo", name] : [self.selfPath, "swift-echo", name]
         let echoPeer = try Peer.spawn(arguments)
         _ = try await echoPeer.expectLine(startingWith: "ready")
         try await waitForMembers(group, 2)
+        let loop = try await Self.pingLoop(
+            isolation: Self.pingIsolated ? group : nil,
+            group: group,
+            iterator: &iterator,
+            size: size,
+            count: count,
+            warmup: warmup,
+            countAllocations: countAllocations
+        )
+        let (cpu, wall, allocations, rtts) = (loop.cpu, loop.wall, loop.allocations, loop.rtts)
+        echoPeer.closeInput()
+        _ = await echoPeer.waitForExit()
+        try await group.leave()
+        var result = RunResult(wall: wall, cpu: cpu, messages: count, bytes: count * size)
+        result.allocations = allocations
+        return (result, rtts)
+    }
+
+    /// With CPG_BENCH_PING_ISOLATED set, the Swift pinger's loop runs isolated to its group: on
+    /// the group's queue, where the reader resumes it without waking another thread.
+    static let pingIsolated = getenv("CPG_BENCH_PING_ISOLATED") != nil
+
+    /// The measured ping loop, on `isolation`'s executor (the group's, or the global pool's).
+    private static func pingLoop(
+        isolation: isolated (any Actor)?,
+        group: CPGGroup,
+        iterator: inout CPGEventSequence<CPGMessage>.AsyncIterator,
+        size: Int,
+        count: Int,
+        warmup: Int,
+        countAllocations: Bool
+    ) async throws -> (cpu: CPUTime, wall: Double, allocations: Int?, rtts: [UInt64]) {
+        let me = group.localMember
         var payload = [UInt8](repeating: 0, count: size)
         var rtts: [UInt64] = []
         rtts.reserveCapacity(count)
@@ -303,7 +335,7 @@ struct Scenarios: Sendable {
             let sent = nowNanoseconds()
             try await group.send(payload)
             while true {
-                guard let message = try await iterator.next() else { throw BenchError("the messages ended") }
+                guard let message = try await iterator.next(isolation: isolation) else { throw BenchError("the messages ended") }
                 if message.sender != me, message.payload.count >= 9, message.payload[8] == echoKind,
                     payloadSequence(message.payload) == UInt64(index)
                 {
@@ -316,12 +348,7 @@ struct Scenarios: Sendable {
         let cpu = CPUTime.now() - cpuBefore
         let wall = Double(nowNanoseconds() - start) / 1e9
         let allocations = countAllocations ? Int(allocation_counter_stop().allocations) : nil
-        echoPeer.closeInput()
-        _ = await echoPeer.waitForExit()
-        try await group.leave()
-        var result = RunResult(wall: wall, cpu: cpu, messages: count, bytes: count * size)
-        result.allocations = allocations
-        return (result, rtts)
+        return (cpu, wall, allocations, rtts)
     }
 
     /// The C pinger (`cpg_baseline_ping`, one thread dispatching) against the C echo peer.
