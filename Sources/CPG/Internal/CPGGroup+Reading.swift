@@ -185,7 +185,7 @@ extension CPGGroup {
             if !drained { self.scheduleRead() }
         }
         let hadEvents = !sink.events.isEmpty
-        // Moves the events into the log: the sink's deque is empty afterwards.
+        // Takes the events into the log: the sink's deque is empty afterwards.
         let pause = hadEvents ? self.log.append(draining: &sink.events) : false
         sink.endBatch()
         if hadEvents {

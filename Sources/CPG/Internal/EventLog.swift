@@ -44,7 +44,7 @@ final class EventLog: Sendable {
         return action.pauseProducer
     }
 
-    /// Moves a batch of events into the log in order, with one lock and at most one wakeup per
+    /// Takes a batch of events into the log in order, with one lock and at most one wakeup per
     /// suspended subscription; `events` is empty afterwards. Answers whether the producer must
     /// pause.
     func append(draining events: inout Deque<CPGEvent>) -> Bool {

@@ -12,8 +12,8 @@ import Glibc
 /// group's serial queue, so it needs no lock.
 final class CallbackSink {
     /// Events produced by the current batch of `cpg_dispatch` calls, in callback order. A deque,
-    /// so that the group moves them into its log (`popFirst`) rather than copying each one and
-    /// releasing the original.
+    /// so that the group takes them out one by one (`popFirst`) into its log rather than
+    /// iterating the batch and clearing it (one copy of each event fewer).
     var events: Deque<CPGEvent> = []
     /// What the reader needs of each of `events`, side by side with it: reading it from the
     /// event itself would copy the event (a retain and a release per message).

@@ -141,8 +141,9 @@ struct EventLogStateMachine<Waiter> {
 
     /// The producer has several events, in order: one call for a whole dispatch batch, with at
     /// most one wakeup per suspended subscriber (the rest of the batch it polls without waiting).
-    /// The events are moved out of `events`, which is empty afterwards: no event is copied (a
-    /// copy costs a retain now and a release when the batch is cleared).
+    /// The events are taken out of `events` (`popFirst`), which is empty afterwards: one copy of
+    /// each event fewer than iterating the batch and clearing it (`Deque.append` still copies
+    /// the event it is given into the log).
     mutating func append(draining events: inout Deque<CPGEvent>) -> AppendAction {
         guard case .open = self.terminal else {
             events.removeAll(keepingCapacity: true)
