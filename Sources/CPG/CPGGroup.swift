@@ -270,7 +270,7 @@ public actor CPGGroup {
             }
         } onCancel: {
             self.executor.async {
-                self.assumeIsolated { group in
+                self.enterIsolated { group in
                     if group.lifecycle.state == .joining { group.close() }
                 }
             }

@@ -26,7 +26,7 @@ extension CPGGroup {
         let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: self.queueForSource)
         source.setEventHandler { [weak self] in
             // The source fires on the actor's queue: enter the actor without a task hop.
-            self?.assumeIsolated { $0.readAndLinger() }
+            self?.enterIsolated { $0.readAndLinger() }
         }
         source.setCancelHandler { [weak self] in
             // The fd stops being watched only now, so only now may the handle be finalized.
@@ -34,13 +34,13 @@ extension CPGGroup {
                 handle.finalize()
                 return
             }
-            self.assumeIsolated { $0.finalizeOrDefer(handle) }
+            self.enterIsolated { $0.finalizeOrDefer(handle) }
         }
         self.source = source
         self.log.onResumeProducer { [weak self] in
             guard let self else { return }
             self.executor.async {
-                self.assumeIsolated { $0.resumeReading() }
+                self.enterIsolated { $0.resumeReading() }
             }
         }
         self.resumeReading()
@@ -237,7 +237,7 @@ extension CPGGroup {
         guard !self.readScheduled, self.sourceResumed else { return }
         self.readScheduled = true
         self.executor.async { [weak self] in
-            self?.assumeIsolated { group in
+            self?.enterIsolated { group in
                 group.readScheduled = false
                 if group.sourceResumed { group.readAndLinger() }
             }

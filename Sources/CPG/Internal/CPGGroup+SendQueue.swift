@@ -79,7 +79,7 @@ extension CPGGroup {
             }
         } onCancel: {
             self.executor.async {
-                self.assumeIsolated { $0.cancelSend(id) }
+                self.enterIsolated { $0.cancelSend(id) }
             }
         }
     }
@@ -300,7 +300,7 @@ extension CPGGroup {
         let delay = self.retryDelayMicroseconds
         self.retryDelayMicroseconds = min(delay * 2, Self.maximumRetryDelayMicroseconds)
         self.executor.asyncAfter(.microseconds(delay)) { [weak self] in
-            self?.assumeIsolated { group in
+            self?.enterIsolated { group in
                 group.retryScheduled = false
                 group.drainSendQueue()
             }
@@ -349,7 +349,7 @@ extension CPGGroup {
             let tellActor = self.sendGate.withLock { $0.largeSendReturned(succeeded: succeeded) }
             guard succeeded else {
                 self.executor.async {
-                    self.assumeIsolated { group in
+                    self.enterIsolated { group in
                         group.largeSendFailed(status: status, ownIndex: ownIndex, byteCount: payload.byteCount, continuation: continuation)
                     }
                 }
@@ -360,7 +360,7 @@ extension CPGGroup {
             continuation?.resume(returning: ownIndex)
             if tellActor {
                 self.executor.async {
-                    self.assumeIsolated { $0.largeSendEnded() }
+                    self.enterIsolated { $0.largeSendEnded() }
                 }
             }
         }

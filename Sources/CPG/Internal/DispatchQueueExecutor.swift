@@ -3,7 +3,7 @@ import Dispatch
 /// A serial executor that runs an actor's jobs on a DispatchQueue.
 ///
 /// The group's DispatchSource fires on the same queue, so its handler can enter the actor with
-/// `assumeIsolated`: events are dispatched isolated, with no task hop per event.
+/// `CPGGroup.enterIsolated(_:)`: events are dispatched isolated, with no task hop per event.
 ///
 /// With a ``ReaderWakeup`` (the group lingers on its fd, see `CPGConfiguration.readerLinger`),
 /// every block goes through ``enqueue(_:)`` or ``async(_:)``, which count it, so that a
