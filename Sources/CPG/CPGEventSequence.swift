@@ -12,6 +12,10 @@
 /// dropped and memory stays bounded. Drop a sequence you no longer iterate, or the group stalls
 /// with it; a consumer whose task is cancelled ends its subscription (its iteration returns nil).
 ///
+/// Iterated inside an actor (a service's state machine, say), the iterator runs on that actor's
+/// executor: taking an event that is ready does not leave the actor, and neither does
+/// ``CPGGroup/send(_:)-([UInt8])`` from the same loop.
+///
 /// The sequence ends when the group is left or closed, or throws ``CPGError`` when the
 /// connection to corosync is lost.
 public struct CPGEventSequence<Element: Sendable>: AsyncSequence, Sendable {

@@ -25,10 +25,11 @@ extension CPGGroup {
     ///   ``CPGError/Code/closed`` after close, ``CPGError/Code/partialSend`` when a fragmented send
     ///   failed midway, ``CPGError/Code/connectionLost`` when corosync is gone.
     ///
-    /// While nothing is queued, the call is made on the caller's thread without entering the
-    /// actor: `cpg_mcast_joined` of an atomic-size message answers at once while corosync runs
-    /// (only a stopped daemon whose socket buffer is full makes libqb wait in `send()`). The
-    /// call suspends only to queue behind flow control or a fragmented send. A larger message
+    /// It runs on the caller's executor (`nonisolated(nonsending)`): from an actor, it does not
+    /// leave the actor. While nothing is queued, the call is made on the caller's thread without
+    /// entering the group's actor: `cpg_mcast_joined` of an atomic-size message answers at once
+    /// while corosync runs (only a stopped daemon whose socket buffer is full makes libqb wait
+    /// in `send()`). The call suspends only to queue behind flow control or a fragmented send. A larger message
     /// also skips the actor while nothing is queued: the call suspends until libcpg's
     /// fragmented send, on the group's own thread, has returned.
     public nonisolated(nonsending) func send(_ payload: [UInt8]) async throws {
