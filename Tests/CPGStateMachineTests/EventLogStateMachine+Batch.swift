@@ -3,12 +3,12 @@ import DequeModule
 import Testing
 
 extension EventLogStateMachine {
-    /// Appends `events` as the reader does (moving them out of its deque) and checks that the
+    /// Appends `events` as the reader does (taking them out of its deque) and checks that the
     /// deque is left empty.
     mutating func append(batch events: [CPGEvent]) -> AppendAction {
         var batch = Deque(events)
         let action = self.append(draining: &batch)
-        #expect(batch.isEmpty, "the batch moves into the log, or is dropped by an ended log")
+        #expect(batch.isEmpty, "the batch goes into the log, or is dropped by an ended log")
         return action
     }
 }

@@ -114,8 +114,8 @@ extension CPGGroup {
         var ownJoin = false
         var drained = false
         guard let handle = self.handle else { return false }
-        // The callbacks append to the sink's array and the batch goes to the log from there: no
-        // second array, and one copy of each event fewer.
+        // The callbacks append to the sink's deque and the batch goes to the log from there: no
+        // second collection, and one copy of each event fewer.
         let sink = handle.sink
         var nudge = self.deliveryNudge
         dispatching: for _ in 0..<Self.dispatchBatch {
@@ -174,7 +174,7 @@ extension CPGGroup {
                 nudge.eventRead(bytes: summary.bytes)
             }
             if ownLeave { break }
-            if sink.events.count >= room.events || batchBytes >= room.bytes { break dispatching }
+            if sink.summaries.count >= room.events || batchBytes >= room.bytes { break dispatching }
             if batchBytes >= Self.dispatchBatchBytes { break dispatching }
         }
         self.deliveryNudge = nudge

@@ -5,11 +5,11 @@ import DequeModule
 import Glibc
 #endif
 
-/// Receives libcpg's callbacks during one `cpg_dispatch` call and copies them into Swift values
-/// (the C buffers die when the callback returns).
+/// Receives libcpg's callbacks during a batch of `cpg_dispatch` calls and copies them into Swift
+/// values (the C buffers die when the callback returns).
 ///
-/// It is only touched from inside `cpg_dispatch`, which the owning ``LibCPGHandle`` calls on the
-/// group's serial queue, so it needs no lock.
+/// It is only touched on the group's serial queue: from inside `cpg_dispatch`, which the owning
+/// ``LibCPGHandle`` calls there, and by the group's reader between calls. So it needs no lock.
 final class CallbackSink {
     /// Events produced by the current batch of `cpg_dispatch` calls, in callback order. A deque,
     /// so that the group takes them out one by one (`popFirst`) into its log rather than
