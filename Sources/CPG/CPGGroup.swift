@@ -53,7 +53,10 @@ public actor CPGGroup {
     let logger: Logger
     let metrics: GroupMetrics
 
-    var lifecycle = GroupLifecycle()
+    /// Where the group is in its life (a pure state machine). Read before every `cpg_dispatch`,
+    /// so unchecked exclusivity: only the actor's queue touches it, and its mutating methods call
+    /// nothing that could reach it again.
+    @exclusivity(unchecked) var lifecycle = GroupLifecycle()
     /// The handle; `nil` once finalized.
     var handle: LibCPGHandle?
     var source: (any DispatchSourceRead)?
@@ -69,7 +72,8 @@ public actor CPGGroup {
     var corosyncNudges = 0
 
     // Sending.
-    var sendQueue: Deque<PendingSend> = []
+    /// Sends waiting for corosync, in order (unchecked exclusivity: see `confirmations`).
+    @exclusivity(unchecked) var sendQueue: Deque<PendingSend> = []
     var nextSendID: UInt64 = 0
     var retryScheduled = false
     var retryDelayMicroseconds = 100
@@ -95,9 +99,14 @@ public actor CPGGroup {
     var membership: ProcessMemberships.Key?
 
     // Own deliveries, for confirmed sends (the count of accepted ones is in `sendGate`).
-    var lastDeliveredOwnIndex: UInt64 = 0
-    var failedOwnIndices: Set<UInt64> = []
-    var confirmations: Deque<Confirmation> = []
+    //
+    // These three and `sendQueue` are read for every delivered message, so they skip Swift's
+    // dynamic exclusivity checks (a thread-local lookup each): they are isolated to the actor,
+    // so only its queue touches them, and no access to them spans a call that could reach
+    // another (a continuation is resumed after its entry is taken out).
+    @exclusivity(unchecked) var lastDeliveredOwnIndex: UInt64 = 0
+    @exclusivity(unchecked) var failedOwnIndices: Set<UInt64> = []
+    @exclusivity(unchecked) var confirmations: Deque<Confirmation> = []
     var leaveWaiters: [CheckedContinuation<Void, Never>] = []
     /// `join` waiting for this member's own join to be delivered.
     var joinWaiters: [CheckedContinuation<Void, Never>] = []

@@ -150,25 +150,10 @@ extension CPGGroup {
                         // than after the rest of the batch.
                         if !self.sendQueue.isEmpty { self.drainSendQueue() }
                     }
-                } else {
-                    switch sink.events[slot] {
-                    case .membership(let change):
-                        membershipChanges += 1
-                        self.logger.info(
-                            "CPG membership changed",
-                            metadata: [
-                                "cpg.members": "\(change.members)",
-                                "cpg.joined": "\(change.joined)",
-                                "cpg.left": "\(change.left)",
-                            ]
-                        )
-                        if change.joined.contains(where: { $0.member == self.localMember }) { ownJoin = true }
-                        if change.left.contains(where: { $0.member == self.localMember }) { ownLeave = true }
-                    case .ring(let change):
-                        self.logger.debug("totem ring changed", metadata: ["cpg.ring": "\(change.ringID)"])
-                    case .message, .disconnected, .reconnected:
-                        break  // messages have a summary; the others the group puts in itself
-                    }
+                } else if case .membership(let change)? = self.noteDispatched(sink.events[slot]) {
+                    membershipChanges += 1
+                    if change.joined.contains(where: { $0.member == self.localMember }) { ownJoin = true }
+                    if change.left.contains(where: { $0.member == self.localMember }) { ownLeave = true }
                 }
                 batchBytes += summary.bytes
                 nudge.eventRead(bytes: summary.bytes)
@@ -361,6 +346,30 @@ extension CPGGroup {
                     continuation.resume()
                 }
             }
+        }
+    }
+
+    /// Logs a dispatched event that is not a message; answers it if it is a membership change.
+    /// Kept out of ``readReady()``'s loop: inlined there, the logger's storage was checked for
+    /// exclusive access once per message (a thread-local lookup), not once per change.
+    @inline(never)
+    private func noteDispatched(_ event: CPGEvent) -> CPGEvent? {
+        switch event {
+        case .membership(let change):
+            self.logger.info(
+                "CPG membership changed",
+                metadata: [
+                    "cpg.members": "\(change.members)",
+                    "cpg.joined": "\(change.joined)",
+                    "cpg.left": "\(change.left)",
+                ]
+            )
+            return event
+        case .ring(let change):
+            self.logger.debug("totem ring changed", metadata: ["cpg.ring": "\(change.ringID)"])
+            return nil
+        case .message, .disconnected, .reconnected:
+            return nil  // messages have a summary; the others the group puts in itself
         }
     }
 }

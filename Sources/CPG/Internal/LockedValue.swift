@@ -16,7 +16,9 @@ import Glibc
 // pthread_mutex_unlock on `mutex`, which lives in its own allocation for the box's lifetime.
 final class LockedValue<Value>: @unchecked Sendable {
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-    private var value: Value
+    // Unchecked: every access is under the mutex, so none can overlap another; the dynamic
+    // check would cost a thread-local lookup per lock.
+    @exclusivity(unchecked) private var value: Value
 
     init(_ value: Value) {
         self.value = value

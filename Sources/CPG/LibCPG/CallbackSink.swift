@@ -10,16 +10,20 @@ import Glibc
 ///
 /// It is only touched on the group's serial queue: from inside `cpg_dispatch`, which the owning
 /// ``LibCPGHandle`` calls there, and by the group's reader between calls. So it needs no lock.
+///
+/// Its properties skip Swift's dynamic exclusivity checks (a thread-local lookup per access,
+/// several per message): every access runs on that one queue, and none is held across a call
+/// that could reach another (libcpg calls back only from `cpg_dispatch`, while no access is open).
 final class CallbackSink {
     /// Events produced by the current batch of `cpg_dispatch` calls, in callback order. A deque,
     /// so that the group takes them out one by one (`popFirst`) into its log rather than
     /// iterating the batch and clearing it (one copy of each event fewer).
-    var events: Deque<CPGEvent> = []
+    @exclusivity(unchecked) var events: Deque<CPGEvent> = []
     /// What the reader needs of each of `events`, side by side with it: reading it from the
     /// event itself would copy the event (a retain and a release per message).
-    var summaries: [DispatchedEvent] = []
+    @exclusivity(unchecked) var summaries: [DispatchedEvent] = []
     /// How many messages this handle delivered since it was created.
-    var deliveredMessages: UInt64 = 0
+    @exclusivity(unchecked) var deliveredMessages: UInt64 = 0
 
     init() {
         self.events.reserveCapacity(64)
