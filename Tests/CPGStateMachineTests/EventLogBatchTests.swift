@@ -64,7 +64,7 @@ struct EventLogBatchTests {
         #expect(!machine.append(batch: [message(1), message(2)]).pauseProducer)
         #expect(machine.room.events == 2)
         #expect(machine.append(batch: [message(3), message(4)]).pauseProducer)
-        #expect(machine.producerPaused)
+        #expect(machine.producerPaused == true)
         #expect(machine.room.events == 1, "the producer may always dispatch one event")
         #expect(machine.peakCount == 4)
     }

@@ -70,10 +70,10 @@ struct EventLogStateMachineTests {
         #expect(machine.append(message(2)).pauseProducer == false)
         #expect(machine.append(message(3)).pauseProducer == false)
         #expect(machine.append(message(4)).pauseProducer == true)
-        #expect(machine.producerPaused)
+        #expect(machine.producerPaused == true)
         #expect(machine.poll(id).resumesProducer == false)  // 3 left: above half
         #expect(machine.poll(id).resumesProducer == true)  // 2 left: half
-        #expect(!machine.producerPaused)
+        #expect(machine.producerPaused == false)
         #expect(machine.poll(id).event == message(3))
     }
 
@@ -160,7 +160,7 @@ struct EventLogStateMachineTests {
         }
         #expect(end == error)
         #expect(machine.append(message(2)).pauseProducer == false)
-        #expect(machine.isEnded)
+        #expect(machine.isEnded == true)
     }
 
     @Test("suspending when an event is already there resumes at once")

@@ -47,7 +47,7 @@ final class EventLog: Sendable {
     /// Takes a batch of events into the log in order, with one lock and at most one wakeup per
     /// suspended subscription; `events` is empty afterwards. Answers whether the producer must
     /// pause.
-    func append(draining events: inout Deque<CPGEvent>) -> Bool {
+    func append(draining events: inout UniqueDeque<CPGEvent>) -> Bool {
         let action = self.state.withLock { $0.append(draining: &events) }
         switch action.wakeups {
         case .none: break

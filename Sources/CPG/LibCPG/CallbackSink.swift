@@ -15,10 +15,10 @@ import Glibc
 /// several per message): every access runs on that one queue, and none is held across a call
 /// that could reach another (libcpg calls back only from `cpg_dispatch`, while no access is open).
 final class CallbackSink {
-    /// Events produced by the current batch of `cpg_dispatch` calls, in callback order. A deque,
-    /// so that the group takes them out one by one (`popFirst`) into its log rather than
-    /// iterating the batch and clearing it (one copy of each event fewer).
-    @exclusivity(unchecked) var events: Deque<CPGEvent> = []
+    /// Events produced by the current batch of `cpg_dispatch` calls, in callback order. A
+    /// `UniqueDeque`, so that each event is moved in (`append` consumes it; `Deque.append`
+    /// copies) and moved out one by one (`popFirst`) into the group's log.
+    @exclusivity(unchecked) var events = UniqueDeque<CPGEvent>()
     /// What the reader needs of each of `events`, side by side with it: reading it from the
     /// event itself would copy the event (a retain and a release per message).
     @exclusivity(unchecked) var summaries: [DispatchedEvent] = []

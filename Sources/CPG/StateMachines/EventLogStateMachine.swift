@@ -11,7 +11,10 @@ import DequeModule
 ///
 /// A pure value: one mutating method per event, each returning what the caller must do.
 /// `Waiter` is whatever resumes a suspended consumer (a continuation in production).
-struct EventLogStateMachine<Waiter> {
+///
+/// Noncopyable, because its entries are a `UniqueDeque`: appending to it consumes the event,
+/// where `Deque.append` copies the event it is given (a retain, and a release of the original).
+struct EventLogStateMachine<Waiter>: ~Copyable {
     /// How much the log may hold before the producer pauses.
     struct Limits: Hashable {
         var events: Int
@@ -79,7 +82,7 @@ struct EventLogStateMachine<Waiter> {
     }
 
     let limits: Limits
-    private var entries: Deque<CPGEvent> = []
+    private var entries = UniqueDeque<CPGEvent>()
     /// The sequence number of `entries.first`.
     private var firstSequence: UInt64 = 0
     private var bytes = 0
@@ -141,12 +144,11 @@ struct EventLogStateMachine<Waiter> {
 
     /// The producer has several events, in order: one call for a whole dispatch batch, with at
     /// most one wakeup per suspended subscriber (the rest of the batch it polls without waiting).
-    /// The events are taken out of `events` (`popFirst`), which is empty afterwards: one copy of
-    /// each event fewer than iterating the batch and clearing it (`Deque.append` still copies
-    /// the event it is given into the log).
-    mutating func append(draining events: inout Deque<CPGEvent>) -> AppendAction {
+    /// The events are moved out of `events` (`popFirst`) into the log, which takes them without
+    /// a copy; `events` is empty afterwards.
+    mutating func append(draining events: inout UniqueDeque<CPGEvent>) -> AppendAction {
         guard case .open = self.terminal else {
-            events.removeAll(keepingCapacity: true)
+            events.removeAll()
             return AppendAction(wakeups: .none, pauseProducer: false)
         }
         var wakeups = Wakeups.none
