@@ -91,6 +91,10 @@ final class EventLog: Sendable {
     /// captures, but not a `nonisolated(nonsending)` context, and would run on the global pool.
     /// A consumer isolated to an actor (the group's or its own) then hopped to the pool and
     /// back for every suspension, two thread wakeups more per batch of events.
+    ///
+    /// Inlined into ``EventSubscription/next(isolation:)``, its only caller, so that the two
+    /// share one check of the caller's executor on entry (`swift_task_switch`) per event.
+    @inline(__always)
     func next(
         _ id: StateMachine.SubscriberID,
         isolation: isolated (any Actor)? = #isolation
