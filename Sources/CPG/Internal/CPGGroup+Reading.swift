@@ -150,7 +150,7 @@ extension CPGGroup {
                         // than after the rest of the batch.
                         if !self.sendQueue.isEmpty { self.drainSendQueue() }
                     }
-                } else if case .membership(let change)? = self.noteDispatched(sink.events[slot]) {
+                } else if let change = self.noteDispatched(sink.events[slot]) {
                     membershipChanges += 1
                     if change.joined.contains(where: { $0.member == self.localMember }) { ownJoin = true }
                     if change.left.contains(where: { $0.member == self.localMember }) { ownLeave = true }
@@ -349,11 +349,12 @@ extension CPGGroup {
         }
     }
 
-    /// Logs a dispatched event that is not a message; answers it if it is a membership change.
+    /// Logs a dispatched event that is not a message; answers the change if it is a membership
+    /// change.
     /// Kept out of ``readReady()``'s loop: inlined there, the logger's storage was checked for
     /// exclusive access once per message (a thread-local lookup), not once per change.
     @inline(never)
-    private func noteDispatched(_ event: CPGEvent) -> CPGEvent? {
+    private func noteDispatched(_ event: CPGEvent) -> CPGMembershipChange? {
         switch event {
         case .membership(let change):
             self.logger.info(
@@ -364,7 +365,7 @@ extension CPGGroup {
                     "cpg.left": "\(change.left)",
                 ]
             )
-            return event
+            return change
         case .ring(let change):
             self.logger.debug("totem ring changed", metadata: ["cpg.ring": "\(change.ringID)"])
             return nil
