@@ -169,14 +169,16 @@ final class LibCPGHandle: @unchecked Sendable {
     /// With shared-memory IPC (corosync's), libqb follows every request it puts in the ring with
     /// one byte on the connection's socket, and when that socket's buffer is full (corosync busy
     /// or stopped, about 280 unread requests) it retries `send()` in a loop until there is room:
-    /// a spinning core, with the send lock held. So every ``notificationCheckInterval`` accepted
-    /// sends this looks at the bytes still queued on the socket (`TIOCOUTQ`) and pushes back
-    /// once they exceed half its buffer: the group then waits as it does for corosync's own flow
-    /// control. Only the send lock's holder calls this (see the type's comment).
+    /// a spinning core, with the send lock held. So this looks at the bytes still queued on the
+    /// socket (`TIOCOUTQ`) now and then, and pushes back once they exceed half its buffer: the
+    /// group then waits as it does for corosync's own flow control. How many sends go between
+    /// two looks depends on how far the socket is from that half
+    /// (``sendsBeforeNextCheck(queued:limit:)``). Only the send lock's holder calls this (see the
+    /// type's comment).
     func multicastUnlessBacklogged(_ buffers: UnsafeBufferPointer<iovec>) -> CPGStatus {
         if self.sendsUntilNotificationCheck <= 0 {
-            if self.notificationsBacklogged() { return .tryAgain }
-            self.sendsUntilNotificationCheck = Self.notificationCheckInterval
+            guard let sends = self.sendsBeforeNotificationCheck() else { return .tryAgain }
+            self.sendsUntilNotificationCheck = sends
         }
         let status = self.multicast(buffers)
         if status == .ok { self.sendsUntilNotificationCheck -= 1 }
@@ -216,22 +218,42 @@ final class LibCPGHandle: @unchecked Sendable {
         return (fd, Int(bytes))
     }
 
-    /// Accepted sends between two looks at the notification socket: far fewer than the half of
-    /// its buffer that stays free, so libqb never finds it full in between.
+    /// The fewest accepted sends between two looks at the notification socket: far fewer than
+    /// the half of its buffer that stays free, so libqb never finds it full in between.
     static let notificationCheckInterval = 16
 
-    /// Whether more than half of the request socket's send buffer waits for corosync to read it.
-    private func notificationsBacklogged() -> Bool {
+    /// The most socket memory one notification is counted at when spacing the looks: the kernel
+    /// charges about 760 bytes for each of libqb's one-byte writes on x86-64 (280 of them fill
+    /// the default 208 KiB), so this leaves room to spare.
+    static let notificationBytesBound = 2048
+
+    /// How many accepted sends may go before the next look at the notification socket, with
+    /// `queued` bytes of it unread against a push-back `limit`: half of what still fits below
+    /// the limit, counting ``notificationBytesBound`` per notification, and at least
+    /// ``notificationCheckInterval``. With the 2 MiB socket buffer a group asks for by default
+    /// and corosync keeping up, that is one look per 256 sends instead of one per 16.
+    static func sendsBeforeNextCheck(queued: Int, limit: Int) -> Int {
+        max(Self.notificationCheckInterval, (limit - queued) / Self.notificationBytesBound / 2)
+    }
+
+    /// Looks at the request socket: `nil` when more than half its send buffer waits for corosync
+    /// to read it, else how many sends may go before the next look.
+    private func sendsBeforeNotificationCheck() -> Int? {
         if self.notificationSocket == nil {
-            guard let (fd, bufferBytes) = self.connectionSocket(), bufferBytes > 0 else { return false }
+            guard let (fd, bufferBytes) = self.connectionSocket(), bufferBytes > 0 else {
+                return Self.notificationCheckInterval
+            }
             self.notificationSocket = (fd, bufferBytes / 2)
         }
-        guard let (fd, limit) = self.notificationSocket else { return false }
+        guard let (fd, limit) = self.notificationSocket else { return Self.notificationCheckInterval }
         var queued: Int32 = 0
         // For a Unix stream socket TIOCOUTQ (SIOCOUTQ) counts the memory of the unread
         // buffers, in the units of SO_SNDBUF.
-        guard withUnsafeMutablePointer(to: &queued, { ioctl(fd, UInt(TIOCOUTQ), $0) }) == 0 else { return false }
-        return Int(queued) > limit
+        guard withUnsafeMutablePointer(to: &queued, { ioctl(fd, UInt(TIOCOUTQ), $0) }) == 0 else {
+            return Self.notificationCheckInterval
+        }
+        guard Int(queued) <= limit else { return nil }
+        return Self.sendsBeforeNextCheck(queued: Int(queued), limit: limit)
     }
 
     /// Dispatches at most one event without blocking (`cpg_dispatch(CS_DISPATCH_ONE_NONBLOCKING)`).
