@@ -5,6 +5,9 @@
 #   die MESSAGE...           prints "error: MESSAGE" on stderr and exits 1
 #   ensure_packages PKG...   apt-installs the packages that are not installed
 #   ensure_swift             puts /opt/swift/usr/bin on PATH if swift is not found
+#   ensure_corosync          makes sure a one-node corosync answers, starting one if none does
+#   stop_started_corosync    stops the corosync ensure_corosync started, if it started one
+#                            (call it from the script's EXIT trap)
 #
 # The packages every script needs (the corosync daemon, its tools and the
 # libcpg and libcmap headers the Swift and C targets compile against):
@@ -73,4 +76,25 @@ ensure_swift() {
     fi
     command -v swift >/dev/null 2>&1 ||
         die "swift not found on PATH nor at /opt/swift/usr/bin; install a Swift 6 toolchain"
+}
+
+# The pid of the corosync that ensure_corosync started in this run, if it started one.
+_started_corosync_pid=""
+
+ensure_corosync() {
+    local before after
+    before=$(scripts/corosync-local pid)
+    log "scripts/corosync-local ensure"
+    scripts/corosync-local ensure
+    after=$(scripts/corosync-local pid)
+    if [[ -n "$after" && "$after" != "$before" ]]; then
+        _started_corosync_pid=$after
+    fi
+}
+
+stop_started_corosync() {
+    if [[ -n "$_started_corosync_pid" ]]; then
+        scripts/corosync-local stop || true
+        _started_corosync_pid=""
+    fi
 }

@@ -29,9 +29,9 @@ extension CPGGroup {
     /// leave the actor. While nothing is queued, the call is made on the caller's thread without
     /// entering the group's actor: `cpg_mcast_joined` of an atomic-size message answers at once
     /// while corosync runs (only a stopped daemon whose socket buffer is full makes libqb wait
-    /// in `send()`). The call suspends only to queue behind flow control or a fragmented send. A larger message
-    /// also skips the actor while nothing is queued: the call suspends until libcpg's
-    /// fragmented send, on the group's own thread, has returned.
+    /// in `send()`). The call suspends only to queue behind flow control or a fragmented send.
+    /// A larger message also skips the actor while nothing is queued: the call suspends until
+    /// libcpg's fragmented send, on the group's own thread, has returned.
     public nonisolated(nonsending) func send(_ payload: [UInt8]) async throws {
         try await self.sendUnconfirmed(.single(payload))
     }

@@ -351,6 +351,7 @@ extension CPGGroup {
 
     /// Logs a dispatched event that is not a message; answers the change if it is a membership
     /// change.
+    ///
     /// Kept out of ``readReady()``'s loop: inlined there, the logger's storage was checked for
     /// exclusive access once per message (a thread-local lookup), not once per change.
     @inline(never)
