@@ -96,4 +96,21 @@ struct SendGateTests {
         #expect(!gate.largeSendInFlight)
         #expect(gate.fastPathHandle == "h")
     }
+
+    @Test("the unretained fast-path handle is the gate's own object, and only while the gate is open")
+    func unretainedFastPathHandle() {
+        final class Handle {}
+        let handle = Handle()
+        var gate = SendGate<Handle>(handle: handle, open: true)
+        #expect(gate.unretainedFastPathHandle?.takeUnretainedValue() === handle)
+        let claim = gate.claimLargeSend()
+        #expect(claim?.handle === handle)
+        #expect(gate.unretainedFastPathHandle == nil, "a fragmented send holds the channel")
+        _ = gate.largeSendReturned(succeeded: true)
+        #expect(gate.unretainedFastPathHandle?.takeUnretainedValue() === handle)
+        gate.update(handle: handle, open: false)
+        #expect(gate.unretainedFastPathHandle == nil)
+        gate.update(handle: nil, open: true)
+        #expect(gate.unretainedFastPathHandle == nil)
+    }
 }

@@ -31,8 +31,12 @@ extension CPGGroup {
         let outcome: SendGate<LibCPGHandle>.FastSendOutcome?
         let status: CPGStatus
         (outcome, status) = self.sendGate.withLock { gate in
-            guard let handle = gate.fastPathHandle else { return (nil, .ok) }
-            let status = payload.withIOVecs { handle.multicastUnlessBacklogged($0) }
+            guard let handle = gate.unretainedFastPathHandle else { return (nil, .ok) }
+            // The closures capture the unmanaged pointer, a plain value; only the innermost call
+            // turns it back into a reference, so nothing retains it.
+            let status = payload.withIOVecs { vectors in
+                handle._withUnsafeGuaranteedRef { $0.multicastUnlessBacklogged(vectors) }
+            }
             return (gate.fastSendFinished(accepted: status == .ok, tryAgain: status == .tryAgain), status)
         }
         switch outcome {

@@ -117,3 +117,14 @@ struct SendGate<Handle> {
         self.actorWaitsForLargeSend = false
     }
 }
+
+extension SendGate where Handle: AnyObject {
+    /// ``fastPathHandle`` without a retain, for the one libcpg call of a direct send.
+    ///
+    /// Valid only inside the `withLock` that read it: the gate holds the strong reference and
+    /// changes only under that lock, so the object outlives the call.
+    var unretainedFastPathHandle: Unmanaged<Handle>? {
+        guard self.isOpen, !self.largeSendInFlight, let handle = self.handle else { return nil }
+        return Unmanaged.passUnretained(handle)
+    }
+}
