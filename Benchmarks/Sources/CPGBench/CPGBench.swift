@@ -569,6 +569,9 @@ struct Runner {
         report.addThroughput(scenario, swift: swift, c: c, targets: targets)
         // The daemons share the cores with everything else: show how far the runs spread.
         Self.addSpreadRow(scenario, swift: swiftRuns, c: cRuns, &report)
+        Self.addContextSwitchRow(scenario, swift: swift, c: c, &report)
+        // No daemon is watched here (it lives in node 1's namespace): this adds the push-back rows.
+        Self.addDaemonRows(scenario, swift: swift, c: c, &report)
         report.add(
             scenario,
             "runs repeated because the ring re-formed during them",
