@@ -52,7 +52,12 @@ struct SendGate<Handle> {
 
     /// The handle a direct send may use now, or `nil` when the send must go through the queue.
     var fastPathHandle: Handle? {
-        self.isOpen && !self.largeSendInFlight ? self.handle : nil
+        self.fastPathOpen ? self.handle : nil
+    }
+
+    /// Whether a direct send may go now: the actor opened the gate and no fragmented send runs.
+    private var fastPathOpen: Bool {
+        self.isOpen && !self.largeSendInFlight
     }
 
     /// A direct send returned; `accepted` is `CS_OK`, `tryAgain` is `CS_ERR_TRY_AGAIN`.
@@ -124,7 +129,7 @@ extension SendGate where Handle: AnyObject {
     /// Valid only inside the `withLock` that read it: the gate holds the strong reference and
     /// changes only under that lock, so the object outlives the call.
     var unretainedFastPathHandle: Unmanaged<Handle>? {
-        guard self.isOpen, !self.largeSendInFlight, let handle = self.handle else { return nil }
+        guard self.fastPathOpen, let handle = self.handle else { return nil }
         return Unmanaged.passUnretained(handle)
     }
 }
