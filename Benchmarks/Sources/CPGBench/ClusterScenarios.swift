@@ -126,7 +126,9 @@ struct ClusterScenarios: Sendable {
     /// the one before, ...), time until each member on node 1 sees the nodedown membership
     /// change, then restart that daemon, start its member again and wait until the group has
     /// everyone again. Both members take the time with CLOCK_MONOTONIC, one clock for the machine.
-    func failureDetection(repetitions: Int) async throws -> [DetectionSample] {
+    /// A kill after which a member's first nodedown names another node does not count and is
+    /// repeated (at most 3 times in a row); `repeated` counts them.
+    func failureDetection(repetitions: Int) async throws -> (samples: [DetectionSample], repeated: Int) {
         let nodes = self.cluster.nodes
         let node1 = nodes[0]
         let name = GroupNames.make("detect")
@@ -142,19 +144,38 @@ struct ClusterScenarios: Sendable {
         }
         let everyone = nodes.count + 1
         var samples: [DetectionSample] = []
+        var repeated = 0
+        var repeatedInARow = 0
+        var attempt = 0
         do {
             for node in nodes { try await startPeer(on: node) }
             try await self.scenarios.waitForMembers(group, everyone, seconds: 60)
-            for repetition in 0..<repetitions {
-                let victim = nodes[nodes.count - 1 - repetition % (nodes.count - 1)]
+            while samples.count < repetitions {
+                let victim = nodes[nodes.count - 1 - attempt % (nodes.count - 1)]
+                attempt += 1
                 watcher.reset()
                 let killed = nowNanoseconds()
                 let settled = try await self.cluster.killDaemon(victim)
                 let swift = try await watcher.wait(seconds: 30)
-                let line = try await peers[node1.id]!.expectLine(startingWith: "nodedown")
-                let c = keyValues(line)
-                guard let cAt = UInt64(c["at_ns"] ?? ""), swift.node == victim.id, c["node"] == "\(victim.id)" else {
-                    throw BenchError("nodedown of node \(swift.node) (Swift) / '\(line)' (C), expected node \(victim.id)")
+                // C's member reports every nodedown on its stdout: skip what an earlier kill left
+                // there (a second node declared down after that kill's victim).
+                var line: String
+                var cAt: UInt64
+                repeat {
+                    line = try await peers[node1.id]!.expectLine(startingWith: "nodedown")
+                    guard let at = UInt64(keyValues(line)["at_ns"] ?? "") else { throw BenchError("no time in '\(line)' (C)") }
+                    cAt = at
+                } while cAt < killed
+                // On two cores a daemon starved of CPU can miss the token while the ring re-forms
+                // without the victim, and is declared down too (seen with 9 nodes). The first
+                // nodedown a member then reports may be that node's: the repetition does not count.
+                let disturbed = swift.at < killed || swift.node != victim.id || keyValues(line)["node"] != "\(victim.id)"
+                if disturbed {
+                    repeatedInARow += 1
+                    guard repeatedInARow <= 3 else {
+                        throw BenchError("nodedown of node \(swift.node) (Swift) / '\(line)' (C), expected node \(victim.id), 4 times in a row")
+                    }
+                    log("(g) \(nodes.count) nodes: killed node\(victim.id), but the first nodedown was of node \(swift.node) (Swift) / '\(line)' (C); repeated")
                 }
                 // The victim's member lost its daemon; it is killed and started afresh.
                 if let peer = peers.removeValue(forKey: victim.id) {
@@ -164,7 +185,13 @@ struct ClusterScenarios: Sendable {
                 let restart = nowNanoseconds()
                 try await self.cluster.startDaemon(victim)
                 try await startPeer(on: victim)
+                // A node declared down while its daemon ran merges back by itself.
                 try await self.scenarios.waitForMembers(group, everyone, seconds: 60)
+                if disturbed {
+                    repeated += 1
+                    continue
+                }
+                repeatedInARow = 0
                 let sample = DetectionSample(
                     victim: victim.id,
                     swift: Double(swift.at - killed) / 1e9,
@@ -187,7 +214,7 @@ struct ClusterScenarios: Sendable {
         }
         watcher.stop()
         try await group.leave()
-        return samples
+        return (samples, repeated)
     }
 }
 
