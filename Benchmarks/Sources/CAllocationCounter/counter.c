@@ -18,6 +18,8 @@ extern void *__libc_memalign(size_t alignment, size_t size);
 static atomic_int counting;
 static atomic_uint_fast64_t allocations;
 static atomic_uint_fast64_t bytes;
+/* This thread's allocations while counting is on (see allocation_counter_this_thread). */
+static __thread uint64_t thread_allocations;
 
 /* ---- allocation sites (profiling only) ---- */
 
@@ -78,6 +80,7 @@ static inline void count(size_t size)
 	if (atomic_load_explicit(&counting, memory_order_relaxed)) {
 		atomic_fetch_add_explicit(&allocations, 1, memory_order_relaxed);
 		atomic_fetch_add_explicit(&bytes, size, memory_order_relaxed);
+		thread_allocations++;
 	}
 	if (atomic_load_explicit(&tracing, memory_order_relaxed))
 		record_site();
@@ -202,4 +205,9 @@ void allocation_tracing_stop(int fd, double per, int top)
 		}
 	}
 	in_trace = 0;
+}
+
+uint64_t allocation_counter_this_thread(void)
+{
+	return thread_allocations;
 }

@@ -691,6 +691,13 @@ static cs_error_t send_loop(cpg_handle_t handle, pthread_mutex_t *lock, unsigned
 	return CS_OK;
 }
 
+static uint64_t (*_Atomic thread_allocations_reader)(void);
+
+void cpg_baseline_set_thread_allocations(uint64_t (*count)(void))
+{
+	atomic_store(&thread_allocations_reader, count);
+}
+
 struct sender_job {
 	cpg_handle_t handle;
 	pthread_mutex_t *lock;
@@ -698,19 +705,48 @@ struct sender_job {
 	uint64_t count;
 	uint64_t try_again;
 	cs_error_t status;
+	/* The sending thread's CPU seconds and allocations over send_loop. */
+	double cpu_seconds;
+	uint64_t allocations;
 };
+
+static double thread_cpu_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int cpg_baseline_thread_id(void)
+{
+	return (int)gettid();
+}
+
+static uint64_t thread_allocations(void)
+{
+	uint64_t (*count)(void) = atomic_load(&thread_allocations_reader);
+
+	return count ? count() : 0;
+}
 
 static void *sender_main(void *arg)
 {
 	struct sender_job *job = arg;
 	unsigned char *buf = malloc(job->size ? job->size : 1);
+	double cpu;
+	uint64_t allocations;
 
 	if (buf == NULL) {
 		job->status = CS_ERR_NO_MEMORY;
 		return NULL;
 	}
 	cpg_baseline_fill(buf, job->size, 0, CPG_BASELINE_KIND_DATA);
+	cpu = thread_cpu_seconds();
+	allocations = thread_allocations();
 	job->status = send_loop(job->handle, job->lock, buf, job->size, 0, job->count, 0, &job->try_again);
+	job->allocations = thread_allocations() - allocations;
+	job->cpu_seconds = thread_cpu_seconds() - cpu;
 	free(buf);
 	return NULL;
 }
@@ -771,6 +807,10 @@ static int throughput(const char *group, size_t size, uint64_t count, unsigned s
 		out->try_again += jobs[i].try_again;
 		if (jobs[i].status != CS_OK && out->status == CPG_BASELINE_OK)
 			out->status = jobs[i].status;
+	}
+	if (senders == 1) {
+		out->sender_cpu_seconds = jobs[0].cpu_seconds;
+		out->sender_allocations = jobs[0].allocations;
 	}
 	if (out->status == CPG_BASELINE_OK && !wait_until(m, own_done, 120.0))
 		out->status = CS_ERR_TIMEOUT;

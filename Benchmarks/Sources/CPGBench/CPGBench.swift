@@ -23,6 +23,8 @@ import Glibc
 @main
 struct CPGBench {
     static func main() async {
+        // The C baseline's sending thread counts its own allocations through this.
+        cpg_baseline_set_thread_allocations(allocation_counter_this_thread)
         let arguments = CommandLine.arguments
         do {
             switch arguments.dropFirst().first {
@@ -282,6 +284,9 @@ struct Runner {
             // One sender on a shared pair of cores swings up to twice over between runs.
             Self.addSpreadRow(scenario, swift: swiftRuns, c: cRuns, &report)
             Self.addContextSwitchRow(scenario, swift: swift, c: c, &report)
+            if item.senders == 1, item.size <= 1024 {
+                Self.addSenderRow(scenario, swift: swiftRuns, c: cRuns, &report)
+            }
             Self.addDaemonRows(scenario, swift: swift, c: c, &report)
             if withHandoff {
                 Self.addHandoffRows(scenario, swift: swift, handoff: RunResult.median(handoffRuns), &report)
@@ -302,7 +307,10 @@ struct Runner {
                 + "the C pipeline rebuilt with the library's thread structure: the sender, a reader thread that polls "
                 + "libcpg's fd and dispatches CS_DISPATCH_ONE_NONBLOCKING in batches of up to 64 events, copying each "
                 + "message, and a consumer thread it hands each batch to (one mutex, one signal when it waits); "
-                + "it runs in the same alternation."
+                + "it runs in the same alternation. The sending thread's own CPU (64 B and 1 KiB, one sender) is "
+                + "CLOCK_THREAD_CPUTIME_ID over the send loop on the thread that calls `send` (Swift: the sending "
+                + "task keeps its thread while no send suspends; a run in which one did is left out) or "
+                + "cpg_mcast_joined (C): the cost of the calls alone, without the deliveries."
         )
     }
 
@@ -403,6 +411,24 @@ struct Runner {
             swift: fmt(swift.contextSwitchesPerMessage),
             c: fmt(c.contextSwitchesPerMessage),
             ratio: swift.contextSwitchesPerMessage / c.contextSwitchesPerMessage
+        )
+    }
+
+    /// The row of what one sender's own thread spent per send (the calls alone, without the
+    /// deliveries), the median over the runs in which it was measured.
+    private static func addSenderRow(_ scenario: String, swift: [RunResult], c: [RunResult], _ report: inout Report) {
+        func median(_ runs: [RunResult]) -> (value: Double, measured: Int)? {
+            let values = runs.compactMap { run in run.sender.map { $0.cpuSeconds / Double(run.messages) * 1e6 } }.sorted()
+            return values.isEmpty ? nil : (values[values.count / 2], values.count)
+        }
+        guard let swiftCost = median(swift), let cCost = median(c) else { return }
+        let measured = swiftCost.measured == swift.count ? "" : " (\(swiftCost.measured) of \(swift.count) Swift runs: in the others a send suspended)"
+        report.add(
+            scenario,
+            "the sending thread's own CPU µs per sent message (send calls only)\(measured)",
+            swift: fmt(swiftCost.value),
+            c: fmt(cCost.value),
+            ratio: swiftCost.value / cCost.value
         )
     }
 
@@ -964,10 +990,22 @@ struct Runner {
                 meets: targeted ? perMessage(swift) <= 2 : nil
             )
         }
+        // The sends alone: what the sending thread allocated in its send calls.
+        func perSend(_ result: RunResult) -> String {
+            result.sender.map { fmt(Double($0.allocations) / Double(result.messages)) } ?? "n/a (a send suspended)"
+        }
+        report.add(
+            rows[0].0,
+            "heap allocations per sent message on the sending thread (the send calls alone)",
+            swift: perSend(swiftSend),
+            c: perSend(cSend)
+        )
         report.note(
             "(d) Allocations are counted by the harness's own malloc/calloc/realloc/memalign definitions "
                 + "(CAllocationCounter, no LD_PRELOAD), enabled only around the measured loop; the timed runs of "
-                + "(a)–(c) run with counting off. CPU per message is in (a) and (b)."
+                + "(a)–(c) run with counting off. CPU per message is in (a) and (b). Per sent message on the "
+                + "sending thread: the same counts, kept per thread, over the send loop of the one sending thread "
+                + "(Swift: the sending task, while no send suspends; C: the thread calling cpg_mcast_joined)."
         )
     }
 

@@ -67,14 +67,17 @@ struct Scenarios: Sendable {
             }
             throw BenchError("the messages ended after \(delivered) of \(count)")
         }()
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
+        let sender = try await withThrowingTaskGroup(of: ThreadCost?.self) { tasks in
             for sender in 0..<senders {
                 let share = count / senders + (sender < count % senders ? 1 : 0)
                 tasks.addTask {
+                    let start = ThreadCost.start()
                     for _ in 0..<share { try await group.send(payload) }
+                    return ThreadCost.since(start)
                 }
             }
-            try await tasks.waitForAll()
+            let costs = try await tasks.reduce(into: [ThreadCost?]()) { $0.append($1) }
+            return senders == 1 ? costs[0] : nil
         }
         let end = try await lastDelivery
         let cpu = CPUTime.now() - cpuBefore
@@ -86,6 +89,7 @@ struct Scenarios: Sendable {
         result.daemon = daemonCost
         result.sendsPushedBack = pushBacks.count
         result.pushBackWait = pushBacks.waited
+        result.sender = sender
         return result
     }
 
@@ -118,6 +122,9 @@ struct Scenarios: Sendable {
         try checkStatus(status, "cpg_baseline_throughput_in")
         var result = RunResult(stats)
         result.allocations = allocations
+        if senders == 1 {
+            result.sender = ThreadCost(cpuSeconds: stats.sender_cpu_seconds, allocations: Int(stats.sender_allocations))
+        }
         return result
     }
 

@@ -1,3 +1,4 @@
+import CAllocationCounter
 import CPGBaseline
 import Dispatch
 import Synchronization
@@ -36,6 +37,39 @@ struct CPUTime {
     }
 }
 
+/// The CPU time and heap allocations of the thread that runs a span, for the cost of a send on
+/// its caller's thread: a sending task whose sends never suspend keeps one thread throughout.
+/// Allocations count only while the harness counts them (`allocation_counter_start`).
+struct ThreadCost: Sendable {
+    var cpuSeconds: Double
+    var allocations: Int
+
+    struct Start: Sendable {
+        fileprivate let thread: Int32
+        fileprivate let cpu: Double
+        fileprivate let allocations: UInt64
+    }
+
+    static func start() -> Start {
+        Start(thread: cpg_baseline_thread_id(), cpu: threadCPUSeconds(), allocations: allocation_counter_this_thread())
+    }
+
+    /// The cost since `start`, or `nil` if the span ended on another thread (a send suspended).
+    /// Kernel thread ids, not `pthread_t`s: a pool thread that exited can leave its `pthread_t`
+    /// to a new one.
+    static func since(_ start: Start) -> ThreadCost? {
+        let allocations = allocation_counter_this_thread()
+        guard start.thread == cpg_baseline_thread_id(), allocations >= start.allocations else { return nil }
+        return ThreadCost(cpuSeconds: threadCPUSeconds() - start.cpu, allocations: Int(allocations - start.allocations))
+    }
+
+    private static func threadCPUSeconds() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+    }
+}
+
 /// One measured run, Swift or C.
 struct RunResult: Sendable {
     /// Seconds, as each scenario defines them (see `Scenarios.swift`).
@@ -64,6 +98,9 @@ struct RunResult: Sendable {
     var sendsPushedBack: Int? = nil
     /// Swift: how long the sends that waited for flow control waited, in all and at most (ns).
     var pushBackWait: (total: Int64, longest: Int64)? = nil
+    /// One sender: what the sending thread itself spent on its sends (`nil` if not measured, or
+    /// if the Swift sending task changed threads because a send suspended).
+    var sender: ThreadCost? = nil
 
     var messagesPerSecond: Double { Double(self.messages) / self.wall }
     var cpuMicrosecondsPerMessage: Double { self.cpu / Double(self.messages) * 1e6 }

@@ -26,6 +26,12 @@ void allocation_counter_start(void);
 allocation_counts allocation_counter_stop(void);
 
 /*
+ * The calling thread's allocations counted so far (while counting was on), never reset: take
+ * the difference over a span that one thread runs from start to end.
+ */
+uint64_t allocation_counter_this_thread(void);
+
+/*
  * Allocation sites, for profiling (slow: a backtrace per allocation). Starts recording the call
  * stack of every allocation; allocation_tracing_stop stops and writes the `top` most frequent
  * stacks to `fd`, each with its count divided by `per` (say, messages), innermost frame first,

@@ -51,7 +51,24 @@ typedef struct cpg_baseline_stats {
 	double daemon_cpu_seconds;
 	uint64_t token_rotations;
 	uint64_t packets_sent;
+	/*
+	 * Throughput with one sender: the sending thread's own CPU seconds over its send loop
+	 * (CLOCK_THREAD_CPUTIME_ID) and its heap allocations there (read through what
+	 * cpg_baseline_set_thread_allocations set, while the harness counts allocations).
+	 */
+	double sender_cpu_seconds;
+	uint64_t sender_allocations;
 } cpg_baseline_stats;
+
+/*
+ * Sets how the sending thread reads its own allocation count (the harness passes
+ * CAllocationCounter's allocation_counter_this_thread); without it sender_allocations stays 0.
+ * Call it once, before any measurement.
+ */
+void cpg_baseline_set_thread_allocations(uint64_t (*count)(void));
+
+/* The calling thread's kernel thread id (gettid). */
+int cpg_baseline_thread_id(void);
 
 /*
  * corosync's cpgbench pipeline: one thread runs cpg_dispatch(CS_DISPATCH_BLOCKING) while another
