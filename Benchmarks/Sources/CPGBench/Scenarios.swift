@@ -67,7 +67,7 @@ struct Scenarios: Sendable {
             }
             throw BenchError("the messages ended after \(delivered) of \(count)")
         }()
-        let sender = try await withThrowingTaskGroup(of: ThreadCost?.self) { tasks in
+        let senderCost = try await withThrowingTaskGroup(of: ThreadCost?.self) { tasks in
             for sender in 0..<senders {
                 let share = count / senders + (sender < count % senders ? 1 : 0)
                 tasks.addTask {
@@ -89,7 +89,7 @@ struct Scenarios: Sendable {
         result.daemon = daemonCost
         result.sendsPushedBack = pushBacks.count
         result.pushBackWait = pushBacks.waited
-        result.sender = sender
+        result.sender = senderCost
         return result
     }
 
