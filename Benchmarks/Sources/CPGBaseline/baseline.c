@@ -710,7 +710,7 @@ struct sender_job {
 	uint64_t allocations;
 };
 
-static double thread_cpu_seconds(void)
+double cpg_baseline_thread_cpu_seconds(void)
 {
 	struct timespec ts;
 
@@ -742,11 +742,11 @@ static void *sender_main(void *arg)
 		return NULL;
 	}
 	cpg_baseline_fill(buf, job->size, 0, CPG_BASELINE_KIND_DATA);
-	cpu = thread_cpu_seconds();
+	cpu = cpg_baseline_thread_cpu_seconds();
 	allocations = thread_allocations();
 	job->status = send_loop(job->handle, job->lock, buf, job->size, 0, job->count, 0, &job->try_again);
 	job->allocations = thread_allocations() - allocations;
-	job->cpu_seconds = thread_cpu_seconds() - cpu;
+	job->cpu_seconds = cpg_baseline_thread_cpu_seconds() - cpu;
 	free(buf);
 	return NULL;
 }

@@ -160,16 +160,18 @@ struct ClusterScenarios: Sendable {
                 // C's member reports every nodedown on its stdout: skip what an earlier kill left
                 // there (a second node declared down after that kill's victim).
                 var line: String
+                var c: [String: String]
                 var cAt: UInt64
                 repeat {
                     line = try await peers[node1.id]!.expectLine(startingWith: "nodedown")
-                    guard let at = UInt64(keyValues(line)["at_ns"] ?? "") else { throw BenchError("no time in '\(line)' (C)") }
+                    c = keyValues(line)
+                    guard let at = UInt64(c["at_ns"] ?? "") else { throw BenchError("no time in '\(line)' (C)") }
                     cAt = at
                 } while cAt < killed
                 // On two cores a daemon starved of CPU can miss the token while the ring re-forms
                 // without the victim, and is declared down too (seen with 9 nodes). The first
                 // nodedown a member then reports may be that node's: the repetition does not count.
-                let disturbed = swift.at < killed || swift.node != victim.id || keyValues(line)["node"] != "\(victim.id)"
+                let disturbed = swift.at < killed || swift.node != victim.id || c["node"] != "\(victim.id)"
                 if disturbed {
                     repeatedInARow += 1
                     guard repeatedInARow <= 3 else {

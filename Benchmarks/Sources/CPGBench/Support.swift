@@ -51,7 +51,7 @@ struct ThreadCost: Sendable {
     }
 
     static func start() -> Start {
-        Start(thread: cpg_baseline_thread_id(), cpu: threadCPUSeconds(), allocations: allocation_counter_this_thread())
+        Start(thread: cpg_baseline_thread_id(), cpu: cpg_baseline_thread_cpu_seconds(), allocations: allocation_counter_this_thread())
     }
 
     /// The cost since `start`, or `nil` if the span ended on another thread (a send suspended).
@@ -60,13 +60,10 @@ struct ThreadCost: Sendable {
     static func since(_ start: Start) -> ThreadCost? {
         let allocations = allocation_counter_this_thread()
         guard start.thread == cpg_baseline_thread_id(), allocations >= start.allocations else { return nil }
-        return ThreadCost(cpuSeconds: threadCPUSeconds() - start.cpu, allocations: Int(allocations - start.allocations))
-    }
-
-    private static func threadCPUSeconds() -> Double {
-        var time = timespec()
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
-        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+        return ThreadCost(
+            cpuSeconds: cpg_baseline_thread_cpu_seconds() - start.cpu,
+            allocations: Int(allocations - start.allocations)
+        )
     }
 }
 

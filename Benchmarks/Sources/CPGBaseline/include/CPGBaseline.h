@@ -220,6 +220,9 @@ uint64_t cpg_baseline_now_ns(void);
 /* getrusage(RUSAGE_SELF): user and system CPU seconds of the whole process. */
 void cpg_baseline_cpu_seconds(double *user, double *system);
 
+/* CPU seconds of the calling thread alone (CLOCK_THREAD_CPUTIME_ID). */
+double cpg_baseline_thread_cpu_seconds(void);
+
 /* getrusage(RUSAGE_SELF): voluntary + involuntary context switches of the whole process. */
 uint64_t cpg_baseline_context_switches(void);
 
