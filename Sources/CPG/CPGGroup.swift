@@ -110,6 +110,8 @@ public actor CPGGroup {
     var leaveWaiters: [CheckedContinuation<Void, Never>] = []
     /// `join` waiting for this member's own join to be delivered.
     var joinWaiters: [CheckedContinuation<Void, Never>] = []
+    /// Calls of `leave()` waiting for a supervised reconnect's own join.
+    var rejoinWaiters: [CheckedContinuation<Void, Never>] = []
     /// Callers of `run()` waiting for the group to end; resumed with the error that ended it.
     var endWaiters: [CheckedContinuation<CPGError?, Never>] = []
 
@@ -288,7 +290,7 @@ public actor CPGGroup {
         case .joining:
             // Waiters are resumed only after the state has moved on.
             assertionFailure("a join waiter was resumed before the join was delivered or the group ended")
-        case .joined, .leaving, .left, .reconnecting:
+        case .joined, .leaving, .left, .reconnecting, .rejoining:
             return
         case .closed:
             // Only the cancellation handler closes a group that is still joining.
@@ -421,31 +423,64 @@ public actor CPGGroup {
     /// group keeps reading even if its buffer is full, so a stalled consumer cannot hold it up.
     /// Pending sends fail with ``CPGError/Code/notJoined``.
     public func leave() async throws(CPGError) {
-        if self.lifecycle.isReconnecting {
-            // Not a member while disconnected: leaving means stopping.
-            self.close()
-            return
-        }
-        switch self.lifecycle.leaveRequested() {
-        case .done:
-            return
-        case .waitForLeave:
+        // Each wait below may see the group change: decide again after it.
+        while true {
+            if self.lifecycle.isReconnecting {
+                // Not a member while disconnected: leaving means stopping.
+                self.close()
+                return
+            }
+            switch self.lifecycle.leaveRequested() {
+            case .done:
+                return
+            case .waitForLeave:
+                await self.waitForOwnLeave()
+                return
+            case .waitForRejoin:
+                await self.waitForRejoin()
+                continue
+            case .requestLeave:
+                break
+            }
+            guard let status = await self.requestLeave() else {
+                // Another call made the leave, or the group ended, lost its connection or
+                // started to rejoin meanwhile.
+                if self.handle == nil, self.lifecycle.leaveRequested() == .requestLeave { return }
+                continue
+            }
+            guard status == .ok else { throw CPGError.call("cpg_leave", status) }
+            self.lifecycle.leaveAccepted()
+            self.failQueuedSends(CPGError(.notJoined, "the group was left"))
+            self.logger.debug("left CPG group, waiting for own leave")
+            self.resumeReading()
             await self.waitForOwnLeave()
             return
-        case .requestLeave:
-            break
         }
-        guard let status = await self.requestLeave() else { return }
-        guard status == .ok else { throw CPGError.call("cpg_leave", status) }
-        self.lifecycle.leaveAccepted()
-        self.failQueuedSends(CPGError(.notJoined, "the group was left"))
-        self.logger.debug("left CPG group, waiting for own leave")
-        self.resumeReading()
-        await self.waitForOwnLeave()
+    }
+
+    /// Waits until a supervised reconnect's own join is delivered, or the group ends or loses
+    /// its connection again.
+    private func waitForRejoin() async {
+        await withCheckedContinuation { continuation in
+            if self.lifecycle.state == .rejoining {
+                self.rejoinWaiters.append(continuation)
+            } else {
+                continuation.resume()
+            }
+        }
+    }
+
+    /// Resumes what waits for a reconnect's own join: it was delivered, or it will not be.
+    func resumeRejoinWaiters() {
+        guard !self.rejoinWaiters.isEmpty else { return }
+        let waiters = self.rejoinWaiters
+        self.rejoinWaiters.removeAll()
+        for waiter in waiters { waiter.resume() }
     }
 
     /// `cpg_leave`, once no fragmented send holds the request channel; `nil` when the leave is
-    /// no longer this call's to make (another call made it, or the group ended meanwhile).
+    /// not this call's to make now (another call made it, or the group ended, lost its
+    /// connection or rejoins meanwhile).
     private func requestLeave() async -> CPGStatus? {
         while true {
             await self.awaitRequestChannel()

@@ -22,13 +22,13 @@ struct GroupLifecycleTests {
         #expect(lifecycle.errorForJoinedCall == nil)
         #expect(lifecycle.ending == nil)
         let first = lifecycle.ownJoinDelivered()
-        #expect(first)
+        #expect(first == .joinCompleted)
         #expect(lifecycle.state == .joined)
         #expect(lifecycle.acceptsSends)
         #expect(lifecycle.readsWithinBufferLimits)
         // A later change that lists this member as joined (after a reconnect) is no join to wait for.
         let second = lifecycle.ownJoinDelivered()
-        #expect(!second)
+        #expect(second == .none)
     }
 
     @Test("a group still joining fails on a lost connection even with reconnect, and closes on cancellation")
@@ -38,7 +38,7 @@ struct GroupLifecycleTests {
         #expect(lost.connectionLost(error, canReconnect: true) == .teardown(streamError: error, pendingError: error))
         #expect(lost.state == .failed(error))
         let joinedAfterFailure = lost.ownJoinDelivered()
-        #expect(!joinedAfterFailure)
+        #expect(joinedAfterFailure == .none)
 
         var cancelled = GroupLifecycle()
         guard case .teardown(nil, let pending) = cancelled.closeRequested() else {
@@ -48,7 +48,7 @@ struct GroupLifecycleTests {
         #expect(pending.code == .closed)
         #expect(cancelled.state == .closed)
         let joinedAfterClose = cancelled.ownJoinDelivered()
-        #expect(!joinedAfterClose)
+        #expect(joinedAfterClose == .none)
     }
 
     @Test("leave: request, accept, own leave delivered, then nothing more")
@@ -167,9 +167,55 @@ struct GroupLifecycleReconnectTests {
         #expect(lifecycle.connectionLost(error, canReconnect: true) == .none)
         let first = lifecycle.reconnected()
         #expect(first)
-        #expect(lifecycle.state == .joined)
+        #expect(lifecycle.state == .rejoining)
         let second = lifecycle.reconnected()
         #expect(!second)
+        #expect(lifecycle.ownJoinDelivered() == .rejoinCompleted)
+        #expect(lifecycle.state == .joined)
+        #expect(lifecycle.ownJoinDelivered() == .none)
+    }
+
+    @Test("rejoining: sends go on and reading ignores the limits until the own join; a leave waits for it (corosync answers BUSY)")
+    func rejoining() {
+        let error = CPGError(.connectionLost, "gone", status: .library)
+        var lifecycle = GroupLifecycle.joined()
+        _ = lifecycle.connectionLost(error, canReconnect: true)
+        _ = lifecycle.reconnected()
+        #expect(lifecycle.state == .rejoining)
+        #expect(lifecycle.acceptsSends)
+        #expect(lifecycle.isReading)
+        #expect(!lifecycle.isReconnecting)
+        #expect(!lifecycle.readsWithinBufferLimits)
+        #expect(lifecycle.errorForJoinedCall == nil)
+        #expect(lifecycle.ending == nil)
+        // The leave must not reach corosync before the join has gone round the ring.
+        #expect(lifecycle.leaveRequested() == .waitForRejoin)
+        lifecycle.leaveAccepted()
+        #expect(lifecycle.state == .rejoining)
+        #expect(lifecycle.ownJoinDelivered() == .rejoinCompleted)
+        #expect(lifecycle.leaveRequested() == .requestLeave)
+
+        // Losing the connection again while rejoining reconnects again.
+        var again = GroupLifecycle.joined()
+        _ = again.connectionLost(error, canReconnect: true)
+        _ = again.reconnected()
+        #expect(again.connectionLost(error, canReconnect: true) == .reconnect(error))
+        #expect(again.isReconnecting)
+        #expect(again.leaveRequested() == .done)
+
+        // Without reconnect, or closed, it ends like a joined group.
+        var failing = GroupLifecycle.joined()
+        _ = failing.connectionLost(error, canReconnect: true)
+        _ = failing.reconnected()
+        #expect(failing.connectionLost(error, canReconnect: false) == .teardown(streamError: error, pendingError: error))
+        var closing = GroupLifecycle.joined()
+        _ = closing.connectionLost(error, canReconnect: true)
+        _ = closing.reconnected()
+        guard case .teardown(nil, _) = closing.closeRequested() else {
+            Issue.record("expected a teardown")
+            return
+        }
+        #expect(closing.ownJoinDelivered() == .none)
     }
 
     @Test("closing while reconnecting stops; giving up ends with the error; a leaving group does not reconnect")

@@ -80,4 +80,36 @@ struct ReconnectTests {
             }
         }
     }
+
+    @Test("a leave right after the reconnect: the rejoin's own join comes before the own leave, and corosync gets one cpg_leave")
+    func leaveRightAfterReconnect() async throws {
+        var options = LocalClusterOptions()
+        options.corosync.debugLogging = true  // the daemon logs each leave request it gets
+        try await LocalCluster.withCluster(nodes: 1, options: options) { cluster in
+            let node = cluster.node(1)
+            let group = try await CPGGroup.join("phoenix", configuration: quicklyReconnecting(networkNamespace: node.namespacePath))
+            var events = group.events.makeAsyncIterator()
+            try await cluster.killDaemon(node)
+            while let event = try await events.next() {
+                if case .disconnected = event { break }
+            }
+            try await cluster.startDaemon(node)
+            let next = try await events.next()
+            #expect(next == .reconnected)
+            // At once: corosync may not have put the join round the ring yet. Then a leave
+            // answers CS_ERR_BUSY, which libcpg repeats without pause; the group waits for its
+            // own join first (GroupLifecycleReconnectTests covers that state on its own).
+            try await group.leave()
+            var rest: [CPGEvent] = []
+            while let event = try await events.next() { rest.append(event) }
+            let own = group.localMember
+            let joinedAt = rest.firstIndex { $0.membership?.joined.contains(CPGMemberChange(member: own, reason: .join)) == true }
+            let leftAt = rest.firstIndex { $0.membership?.left.contains(CPGMemberChange(member: own, reason: .leave)) == true }
+            #expect(joinedAt != nil && leftAt != nil && joinedAt! < leftAt!)
+            let log = try String(contentsOfFile: node.logPath, encoding: .utf8)
+            let leaveRequests = log.components(separatedBy: "\n").filter { $0.contains("got leave request") }
+            #expect(leaveRequests.count == 1, "corosync got \(leaveRequests.count) leave requests")
+            #expect(await group.reconnects == 1)
+        }
+    }
 }

@@ -179,11 +179,18 @@ extension CPGGroup {
             if membershipChanges > 0 { self.metrics.membershipChanges.increment(by: Int64(membershipChanges)) }
             self.metrics.bufferedEvents.record(self.log.count)
         }
-        if ownJoin, self.lifecycle.ownJoinDelivered() {
-            // The change is in the log now: `join` may return, and members() lists this member.
-            let waiters = self.joinWaiters
-            self.joinWaiters.removeAll()
-            for waiter in waiters { waiter.resume() }
+        if ownJoin {
+            switch self.lifecycle.ownJoinDelivered() {
+            case .joinCompleted:
+                // The change is in the log now: `join` may return, and members() lists this member.
+                let waiters = self.joinWaiters
+                self.joinWaiters.removeAll()
+                for waiter in waiters { waiter.resume() }
+            case .rejoinCompleted:
+                self.resumeRejoinWaiters()
+            case .none:
+                break
+            }
         }
         if ownLeave {
             self.teardown(self.lifecycle.ownLeaveDelivered())
@@ -260,6 +267,7 @@ extension CPGGroup {
         let joinWaiters = self.joinWaiters
         self.joinWaiters.removeAll()
         for waiter in joinWaiters { waiter.resume() }
+        self.resumeRejoinWaiters()
         let endWaiters = self.endWaiters
         self.endWaiters.removeAll()
         for waiter in endWaiters { waiter.resume(returning: streamError) }

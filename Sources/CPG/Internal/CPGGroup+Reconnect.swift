@@ -15,6 +15,8 @@ extension CPGGroup {
         for confirmation in self.confirmations { confirmation.continuation.resume(throwing: error) }
         self.confirmations.removeAll()
         if policy.sendsWhileDisconnected == .fail { self.failQueuedSends(error) }
+        // A leave waiting for a rejoin's own join decides again: it closes now.
+        self.resumeRejoinWaiters()
         Task { await self.reconnectLoop(policy: policy, error: error, delivered: delivered) }
     }
 

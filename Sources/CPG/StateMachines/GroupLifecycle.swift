@@ -14,6 +14,10 @@ struct GroupLifecycle: Sendable {
         case failed(CPGError)
         /// The connection was lost and a supervised reconnect is under way.
         case reconnecting(CPGError)
+        /// A supervised reconnect's `cpg_join` was accepted; this member's own join has not been
+        /// delivered yet. Corosync answers `cpg_leave` with `CS_ERR_BUSY` until it has, and
+        /// libcpg repeats the request at once while it does: a leave waits for the join first.
+        case rejoining
     }
 
     /// What to do when the user asks to leave.
@@ -22,8 +26,21 @@ struct GroupLifecycle: Sendable {
         case requestLeave
         /// A leave is already under way: wait for it.
         case waitForLeave
+        /// A reconnect's join is still on its way: wait for it to be delivered (or for the group
+        /// to end, or to lose the connection again), then ask again.
+        case waitForRejoin
         /// Nothing to leave any more.
         case done
+    }
+
+    /// What the delivery of this member's own join means.
+    enum OwnJoinAction: Equatable {
+        /// The first join: the caller of `join` may return.
+        case joinCompleted
+        /// The join of a supervised reconnect: a leave waiting for it may go on.
+        case rejoinCompleted
+        /// Not a join anybody waits for (the group was already joined, or has ended).
+        case none
     }
 
     /// What to do when the group must stop.
@@ -42,7 +59,7 @@ struct GroupLifecycle: Sendable {
     /// The error for a call that needs a joined group, or nil if the group is joined.
     var errorForJoinedCall: CPGError? {
         switch self.state {
-        case .joining, .joined: nil
+        case .joining, .joined, .rejoining: nil
         case .leaving, .left: CPGError(.notJoined, "the group was left")
         case .closed: CPGError(.closed, "the group was closed")
         case .failed(let error): error
@@ -54,7 +71,7 @@ struct GroupLifecycle: Sendable {
     /// error after a failure.
     var ending: CPGError?? {
         switch self.state {
-        case .joining, .joined, .leaving, .reconnecting: nil
+        case .joining, .joined, .leaving, .reconnecting, .rejoining: nil
         case .left, .closed: .some(nil)
         case .failed(let error): .some(error)
         }
@@ -66,11 +83,11 @@ struct GroupLifecycle: Sendable {
         return false
     }
 
-    /// Whether sends may go to corosync: while joining or joined (not while leaving,
+    /// Whether sends may go to corosync: while joining, joined or rejoining (not while leaving,
     /// reconnecting, or after the end).
     var acceptsSends: Bool {
         switch self.state {
-        case .joining, .joined: true
+        case .joining, .joined, .rejoining: true
         case .leaving, .left, .closed, .failed, .reconnecting: false
         }
     }
@@ -85,22 +102,30 @@ struct GroupLifecycle: Sendable {
     /// Whether the group still reads events from corosync.
     var isReading: Bool {
         switch self.state {
-        case .joining, .joined, .leaving: true
+        case .joining, .joined, .leaving, .rejoining: true
         case .left, .closed, .failed, .reconnecting: false
         }
     }
 
     /// This member's own join was delivered (the first membership change that lists it as
-    /// joined). Answers whether the group was waiting for it: the caller of join may go on.
-    mutating func ownJoinDelivered() -> Bool {
-        guard case .joining = self.state else { return false }
-        self.state = .joined
-        return true
+    /// joined): the group is joined, and whoever waited for that may go on.
+    mutating func ownJoinDelivered() -> OwnJoinAction {
+        switch self.state {
+        case .joining:
+            self.state = .joined
+            return .joinCompleted
+        case .rejoining:
+            self.state = .joined
+            return .rejoinCompleted
+        case .joined, .leaving, .left, .closed, .failed, .reconnecting:
+            return .none
+        }
     }
 
     mutating func leaveRequested() -> LeaveAction {
         switch self.state {
         case .joining, .joined: .requestLeave
+        case .rejoining: .waitForRejoin
         case .leaving: .waitForLeave
         case .left, .closed, .failed, .reconnecting: .done
         }
@@ -110,14 +135,14 @@ struct GroupLifecycle: Sendable {
     mutating func leaveAccepted() {
         switch self.state {
         case .joining, .joined: self.state = .leaving
-        case .leaving, .left, .closed, .failed, .reconnecting: break
+        case .leaving, .left, .closed, .failed, .reconnecting, .rejoining: break
         }
     }
 
     /// Our own departure was delivered: the membership ends here.
     mutating func ownLeaveDelivered() -> TeardownAction {
         switch self.state {
-        case .joining, .joined, .leaving:
+        case .joining, .joined, .leaving, .rejoining:
             self.state = .left
             return .teardown(streamError: nil, pendingError: CPGError(.notJoined, "the group was left"))
         case .left, .closed, .failed, .reconnecting:
@@ -127,7 +152,7 @@ struct GroupLifecycle: Sendable {
 
     mutating func closeRequested() -> TeardownAction {
         switch self.state {
-        case .joining, .joined, .leaving, .reconnecting:
+        case .joining, .joined, .leaving, .reconnecting, .rejoining:
             self.state = .closed
             return .teardown(streamError: nil, pendingError: CPGError(.closed, "the group was closed"))
         case .left:
@@ -139,14 +164,14 @@ struct GroupLifecycle: Sendable {
         }
     }
 
-    /// The connection is gone. With `canReconnect`, a joined group reconnects instead of ending;
-    /// a group still joining ends, and its join throws the error.
+    /// The connection is gone. With `canReconnect`, a joined (or rejoining) group reconnects
+    /// instead of ending; a group still joining ends, and its join throws the error.
     mutating func connectionLost(_ error: CPGError, canReconnect: Bool = false) -> TeardownAction {
         switch self.state {
-        case .joined where canReconnect:
+        case .joined where canReconnect, .rejoining where canReconnect:
             self.state = .reconnecting(error)
             return .reconnect(error)
-        case .joining, .joined, .leaving:
+        case .joining, .joined, .leaving, .rejoining:
             self.state = .failed(error)
             return .teardown(streamError: error, pendingError: error)
         case .left, .closed, .failed, .reconnecting:
@@ -154,10 +179,11 @@ struct GroupLifecycle: Sendable {
         }
     }
 
-    /// A reconnect attempt succeeded; false if the group was closed meanwhile.
+    /// A reconnect attempt's `cpg_join` was accepted: the group rejoins, and is joined once its
+    /// own join is delivered (``ownJoinDelivered()``). False if the group was closed meanwhile.
     mutating func reconnected() -> Bool {
         guard case .reconnecting = self.state else { return false }
-        self.state = .joined
+        self.state = .rejoining
         return true
     }
 
