@@ -7,7 +7,9 @@ public struct CPGConfiguration: Sendable {
     /// Corosync orders messages one after another for the whole group: a large message holds up
     /// everyone's deliveries while it passes. A larger send fails before anything is sent, with
     /// ``CPGError/Code/messageTooLarge``. Messages above corosync's atomic size (about 1 MiB)
-    /// are fragmented by libcpg.
+    /// are fragmented by libcpg. A value above ``CPGGroup/largestMessageSize`` (4 GiB − 1) acts
+    /// as that: libcpg carries a message's length in 32 bits, and every receiving libcpg copies
+    /// the fragments of a longer one past the end of its buffer.
     public var maximumMessageSize: Int = 16 * 1024 * 1024
 
     /// How many events the group buffers for its subscriptions before it stops reading from
@@ -23,8 +25,10 @@ public struct CPGConfiguration: Sendable {
     public var eventBufferBytes: Int = 32 * 1024 * 1024
 
     /// How long ``CPGGroup/join(_:configuration:logger:)-(CPGGroupName,_,_)`` retries while
-    /// corosync still removes this process's previous membership of the group: it answers
-    /// `CS_ERR_TRY_AGAIN` after a leave and `CS_ERR_EXIST` after a close (default 10 seconds).
+    /// corosync answers that it cannot take the join yet (default 10 seconds): `CS_ERR_TRY_AGAIN`
+    /// to the connection while it starts up, `CS_ERR_TRY_AGAIN` to the join while this
+    /// process's previous membership of the group is still being removed, and `CS_ERR_EXIST`
+    /// while the handle of a previous membership is not yet closed.
     public var joinRetryTimeout: Duration = .seconds(10)
 
     /// Connect to the corosync of another network namespace: a path such as `/run/netns/NAME`.

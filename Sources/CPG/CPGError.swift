@@ -93,6 +93,22 @@ public struct CPGError: Error, Hashable, Sendable, CustomStringConvertible {
 }
 
 extension CPGError {
+    /// The error for a failed `cpg_dispatch`, which ends the connection whatever the status:
+    /// the event it failed on is gone, and reading on would leave a silent gap in the stream.
+    static func dispatchFailed(_ status: CPGStatus) -> CPGError {
+        let why =
+            switch status {
+            case .library: "the connection to corosync was lost, or libcpg got a message it does not know"
+            case .noMemory: "libcpg could not allocate memory for an incoming message and dropped it"
+            default: "libcpg failed to read an event"
+            }
+        return CPGError(
+            .connectionLost,
+            "cpg_dispatch failed: \(why); the connection is closed so that the event stream has no silent gap",
+            status: status
+        )
+    }
+
     /// The error for a failed libcpg call: the status decides the code.
     static func call(_ function: String, _ status: CPGStatus) -> CPGError {
         switch status {

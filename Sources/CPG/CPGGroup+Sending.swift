@@ -5,6 +5,12 @@ extension CPGGroup {
     /// array on its stack next to its own header, so more would overflow it.
     public static let maximumBufferCount = 63
 
+    /// The largest message any configuration lets through, 4 GiB − 1 bytes: libcpg carries a
+    /// message's length in 32 bits (`msglen`), and every receiving libcpg would copy the
+    /// fragments of a longer message past the end of the buffer it allocated for it.
+    /// ``CPGConfiguration/maximumMessageSize`` above this acts as this.
+    public static let largestMessageSize = Int(UInt32.max)
+
     /// Sends a message to every member of the group, in the group's total order
     /// (`cpg_mcast_joined` with `CPG_TYPE_AGREED`).
     ///

@@ -245,7 +245,7 @@ public actor CPGGroup {
                     if status == .exist { throw Self.alreadyJoinedError(name) }
                     throw CPGError(
                         .corosync,
-                        "cpg_join kept answering try-again for \(configuration.joinRetryTimeout)",
+                        "corosync kept answering try-again (to cpg_model_initialize or cpg_join) for \(configuration.joinRetryTimeout)",
                         status: .tryAgain
                     )
                 }
@@ -311,8 +311,9 @@ public actor CPGGroup {
     /// What one connect-and-join attempt came to.
     enum JoinAttempt {
         case joined(LibCPGHandle, CPGMember, Int)
-        /// Corosync answered `CS_ERR_TRY_AGAIN`, or `CS_ERR_EXIST` for a membership of this
-        /// process that is still being removed: worth another attempt.
+        /// Corosync answered `CS_ERR_TRY_AGAIN` (to the connection while it starts up, or to
+        /// the join), or `CS_ERR_EXIST` for a membership of this process that is still being
+        /// removed: worth another attempt.
         case refused(CPGStatus)
     }
 
@@ -321,7 +322,13 @@ public actor CPGGroup {
         _ name: CPGGroupName,
         _ configuration: CPGConfiguration
     ) throws(CPGError) -> JoinAttempt {
-        let handle = try LibCPGHandle.connect(networkNamespace: configuration.networkNamespace)
+        let handle: LibCPGHandle
+        do {
+            handle = try LibCPGHandle.connect(networkNamespace: configuration.networkNamespace)
+        } catch where error.status == .tryAgain {
+            // Corosync is starting up (or shutting down) and takes no IPC connections yet.
+            return .refused(.tryAgain)
+        }
         _ = try handle.verifyDaemon(trustedUIDs: configuration.trustedDaemonUIDs)
         if let bytes = configuration.notificationBufferBytes { handle.requestNotificationBuffer(bytes: bytes) }
         let nodeID = try handle.localNodeID()

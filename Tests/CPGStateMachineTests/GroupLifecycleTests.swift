@@ -135,6 +135,20 @@ struct StatusTests {
         #expect(Set(CPGStatus.allKnown.map(\.name)).count == 30)
     }
 
+    @Test("a failed cpg_dispatch ends the connection and says why, for every status")
+    func dispatchFailures() {
+        let lost = CPGError.dispatchFailed(.library)
+        let memory = CPGError.dispatchFailed(.noMemory)
+        let other = CPGError.dispatchFailed(.timeout)
+        for error in [lost, memory, other] {
+            #expect(error.code == .connectionLost)
+            #expect(error.description.contains("no silent gap"))
+        }
+        #expect(lost.description.contains("connection to corosync was lost"))
+        #expect(memory.description.contains("could not allocate") && memory.status == .noMemory)
+        #expect(other.status == .timeout)
+    }
+
     @Test("group names: 1 to 128 bytes, NUL distinct")
     func groupNames() throws {
         #expect(throws: CPGError.self) { try CPGGroupName("") }

@@ -57,4 +57,34 @@ struct JoinCompletionTests {
             await group.close()
         }
     }
+
+    @Test("a join while corosync starts up waits out its CS_ERR_TRY_AGAIN to the connection and joins")
+    func joinWhileCorosyncStarts() async throws {
+        try await LocalCluster.withCluster(nodes: 1) { cluster in
+            let node = cluster.node(1)
+            var configuration = CPGConfiguration()
+            configuration.networkNamespace = node.namespacePath
+            try await cluster.killDaemon(node)
+            let name = uniqueGroupName()
+            // Until corosync's socket exists a join throws `unreachable`; for a few milliseconds
+            // after, corosync answers the connection with CS_ERR_TRY_AGAIN (it takes no IPC
+            // connections before its services are ready), which a join must wait out.
+            let joining = Task { () throws -> (CPGGroup, Int) in
+                var unreachable = 0
+                while true {
+                    do {
+                        return (try await CPGGroup.join(name, configuration: configuration), unreachable)
+                    } catch let error as CPGError where error.code == .unreachable {
+                        unreachable += 1
+                        try await Task.sleep(for: .milliseconds(1))  // the caller's retry backoff, not synchronisation
+                    }
+                }
+            }
+            try await cluster.startDaemon(node)
+            let (group, unreachable) = try await joining.value
+            #expect(unreachable > 0, "the daemon answered the first attempt: the start-up was not raced")
+            #expect(try await group.members() == [group.localMember])
+            await group.close()
+        }
+    }
 }

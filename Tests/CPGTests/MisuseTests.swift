@@ -32,6 +32,29 @@ struct MisuseTests {
         await group.close()
     }
 
+    @Test("no configuration lets a message of 4 GiB or more through: libcpg's 32-bit length would wrap")
+    func largestMessageSize() async throws {
+        var configuration = CPGConfiguration()
+        configuration.maximumMessageSize = .max
+        let group = try await CPGGroup.join(uniqueGroupName(), configuration: configuration)
+        let messages = group.messages
+        // 63 buffers sharing one 70 MiB array: 4.3 GiB to send, 70 MiB in memory.
+        let chunk = [UInt8](repeating: 1, count: 70 << 20)
+        let buffers = [[UInt8]](repeating: chunk, count: CPGGroup.maximumBufferCount)
+        #expect(buffers.reduce(0) { $0 + $1.count } > Int(UInt32.max))
+        do {
+            try await group.send(buffers: buffers)
+            Issue.record("a send of more than 4 GiB succeeded")
+        } catch let error as CPGError {
+            #expect(error.code == .messageTooLarge)
+            #expect(error.description.contains("\(CPGGroup.largestMessageSize)"))
+        }
+        try await group.send([9])
+        let received = try await messages.first(1)
+        #expect(received.map(\.payload) == [[9]])
+        await group.close()
+    }
+
     @Test("a notification buffer of 0, less or Int.max: the group joins and works; 0 and less keep the system's default")
     func outOfRangeNotificationBuffers() async throws {
         var systemDefault = CPGConfiguration()

@@ -81,24 +81,33 @@ struct ReconnectTests {
         }
     }
 
-    @Test("a leave right after the reconnect: the rejoin's own join comes before the own leave, and corosync gets one cpg_leave")
+    @Test("a leave right after a reconnect whose join the ring cannot order yet waits for it: corosync gets one cpg_leave, not a loop of BUSY answers")
     func leaveRightAfterReconnect() async throws {
-        var options = LocalClusterOptions()
-        options.corosync.debugLogging = true  // the daemon logs each leave request it gets
-        try await LocalCluster.withCluster(nodes: 1, options: options) { cluster in
+        let options = LocalClusterOptions(corosync: CorosyncConfig(debugLogging: true))  // corosync logs each leave request
+        try await LocalCluster.withCluster(nodes: 2, options: options) { cluster in
             let node = cluster.node(1)
-            let group = try await CPGGroup.join("phoenix", configuration: quicklyReconnecting(networkNamespace: node.namespacePath))
+            var configuration = CPGConfiguration()
+            configuration.networkNamespace = node.namespacePath
+            var policy = CPGReconnectPolicy()
+            // One attempt at once (the daemon is gone), the next 6 s later: after the kill and
+            // the restart below have settled (about 2 s each here) and node 2 is paused.
+            policy.initialDelay = .seconds(6)
+            policy.maximumDelay = .seconds(6)
+            configuration.reconnect = policy
+            let group = try await CPGGroup.join("phoenix", configuration: configuration)
             var events = group.events.makeAsyncIterator()
             try await cluster.killDaemon(node)
             while let event = try await events.next() {
                 if case .disconnected = event { break }
             }
             try await cluster.startDaemon(node)
+            // With node 2's daemon stopped, node 1 still takes cpg_join, but the token stays at
+            // node 2: the join is ordered only once node 1 gives node 2 up (token timeout, then
+            // consensus). Until then corosync answers cpg_leave with CS_ERR_BUSY, and libcpg
+            // repeats a leave at once for as long as it does.
+            try await cluster.pauseDaemon(cluster.node(2), settle: false)
             let next = try await events.next()
             #expect(next == .reconnected)
-            // At once: corosync may not have put the join round the ring yet. Then a leave
-            // answers CS_ERR_BUSY, which libcpg repeats without pause; the group waits for its
-            // own join first (GroupLifecycleReconnectTests covers that state on its own).
             try await group.leave()
             var rest: [CPGEvent] = []
             while let event = try await events.next() { rest.append(event) }
@@ -110,6 +119,7 @@ struct ReconnectTests {
             let leaveRequests = log.components(separatedBy: "\n").filter { $0.contains("got leave request") }
             #expect(leaveRequests.count == 1, "corosync got \(leaveRequests.count) leave requests")
             #expect(await group.reconnects == 1)
+            try await cluster.resumeDaemon(cluster.node(2))
         }
     }
 }

@@ -128,7 +128,7 @@ extension CPGGroup {
                 break
             }
             guard status == .ok else {
-                failure = CPGError(.connectionLost, "the connection to corosync was lost (cpg_dispatch failed)", status: status)
+                failure = CPGError.dispatchFailed(status)
                 break
             }
             guard sink.summaries.count > first else {

@@ -199,7 +199,7 @@ extension CPGGroup {
                 "a message has \(buffers.count) buffers; libcpg takes at most \(Self.maximumBufferCount)"
             )
         }
-        let limit = configuration.maximumMessageSize
+        let limit = min(configuration.maximumMessageSize, Self.largestMessageSize)
         if byteCount > limit {
             throw CPGError(
                 .messageTooLarge,

@@ -64,7 +64,7 @@ final class LibCPGHandle: @unchecked Sendable {
         case .library:
             throw CPGError(
                 .unreachable,
-                "corosync is not reachable: no daemon answers the CPG IPC socket (is corosync running?)",
+                "corosync is not reachable: connecting to its CPG IPC socket failed (is corosync running?)",
                 status: status
             )
         default:
