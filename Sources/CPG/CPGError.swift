@@ -9,7 +9,7 @@ public struct CPGError: Error, Hashable, Sendable, CustomStringConvertible {
         fileprivate enum Base: Hashable, Sendable {
             case corosync, unreachable, accessDenied, invalidGroupName, messageTooLarge, tooManyBuffers
             case alreadyJoined, notJoined, closed, connectionLost, partialSend, confirmationCancelled, untrustedDaemon
-            case cancelled
+            case cancelled, concurrentIteration, confirmationBlocked
         }
 
         fileprivate let base: Base
@@ -47,6 +47,15 @@ public struct CPGError: Error, Hashable, Sendable, CustomStringConvertible {
         /// The task was cancelled before the call completed, and the call undid what it had
         /// done: a cancelled join leaves no membership behind.
         public static let cancelled = Code(base: .cancelled)
+        /// Two tasks waited at once for the next event of one sequence value, whose iterators
+        /// share one subscription: the second wait throws this, the first goes on. Give each task
+        /// a sequence of its own (each read of ``CPGGroup/events`` and the others makes one).
+        public static let concurrentIteration = Code(base: .concurrentIteration)
+        /// A confirmed send's delivery was still queued behind events no consumer had read when
+        /// the event buffer reached twice its limits (the waiting task may be the consumer
+        /// itself): the wait ended; the message is still delivered. See
+        /// ``CPGGroup/sendConfirmed(_:)``.
+        public static let confirmationBlocked = Code(base: .confirmationBlocked)
 
         /// The code's name, such as `connectionLost`.
         public var description: String {
@@ -65,6 +74,8 @@ public struct CPGError: Error, Hashable, Sendable, CustomStringConvertible {
             case .confirmationCancelled: "confirmationCancelled"
             case .untrustedDaemon: "untrustedDaemon"
             case .cancelled: "cancelled"
+            case .concurrentIteration: "concurrentIteration"
+            case .confirmationBlocked: "confirmationBlocked"
             }
         }
     }

@@ -72,12 +72,18 @@ extension CPGGroup {
     /// cluster has ordered it, and every member of the view delivers it at the same place in the
     /// order. Returns the message's ``CPGMessage/deliveryIndex`` in this member's delivery order.
     ///
-    /// Delivery needs the group to keep reading: if the event buffer is full because a
-    /// subscription does not consume, the confirmation waits until it does.
+    /// Delivery needs the group to read: corosync queues this member's own message behind every
+    /// event the member has not read yet. While a confirmation waits, the group reads past its
+    /// event buffer's limits, up to twice them, so that a consumer may confirm from inside its
+    /// own loop (the events it has not read would otherwise hold its confirmation back while it
+    /// waits for that confirmation instead of reading them). If the buffer reaches twice its
+    /// limits first, the confirmation ends with ``CPGError/Code/confirmationBlocked`` and the
+    /// group pauses reading as usual; the message is still delivered, at its place in the order.
     ///
     /// - Throws: what ``send(_:)-([UInt8])`` throws; if the task is cancelled after corosync
-    ///   accepted the message, ``CPGError/Code/confirmationCancelled`` (the message is still
-    ///   delivered).
+    ///   accepted the message, ``CPGError/Code/confirmationCancelled``; if the buffer filled to
+    ///   twice its limits first, ``CPGError/Code/confirmationBlocked`` (in both cases the message
+    ///   is still delivered).
     public func sendConfirmed(_ payload: [UInt8]) async throws -> UInt64 {
         try await self.submit(.single(payload), confirm: true)
     }

@@ -39,6 +39,47 @@ struct EventLogStateMachineTests {
         #expect(machine.count == 0)
     }
 
+    @Test("room and fill against a multiple of the limits, saturating at Int.max")
+    func roomAgainstMultiples() {
+        var machine = Machine(limits: .init(events: 4, bytes: 1 << 20))
+        _ = machine.subscribe(kinds: .all)
+        for index in 1...4 { _ = machine.append(message(UInt64(index))) }
+        let atLimits = (room: machine.room.events, doubled: machine.room(limitsTimes: 2).events, full: machine.holds(limitsTimes: 2))
+        #expect(atLimits.room == 1 && atLimits.doubled == 4 && !atLimits.full)
+        for index in 5...8 { _ = machine.append(message(UInt64(index))) }
+        let atCeiling = (doubled: machine.room(limitsTimes: 2).events, full: machine.holds(limitsTimes: 2))
+        #expect(atCeiling.doubled == 1 && atCeiling.full)
+        let unbounded = Machine(limits: .init(events: .max, bytes: .max))
+        let unboundedRoom = unbounded.room(limitsTimes: 2)
+        let unboundedFull = unbounded.holds(limitsTimes: 2)
+        #expect(unboundedRoom.events == .max && unboundedRoom.bytes == .max && !unboundedFull)
+    }
+
+    @Test("a second waiter on one subscription is refused, and the first is still the one woken and ended")
+    func secondWaiterRefused() {
+        var machine = Machine(limits: .init(events: 10, bytes: 1 << 20))
+        let id = machine.subscribe(kinds: .all)
+        guard case .suspended = machine.suspend(id, waiter: 1) else {
+            Issue.record("expected to suspend")
+            return
+        }
+        guard case .alreadyWaiting(let refused) = machine.suspend(id, waiter: 2) else {
+            Issue.record("a second waiter replaced the first")
+            return
+        }
+        #expect(refused == 2)
+        guard case .one(let woken, let event) = machine.append(message(1)).wakeups else {
+            Issue.record("expected one wakeup")
+            return
+        }
+        #expect(woken == 1 && event == message(1))
+        guard case .suspended = machine.suspend(id, waiter: 3) else {
+            Issue.record("expected to suspend once the first waiter was woken")
+            return
+        }
+        #expect(machine.finish(nil) == [3])
+    }
+
     @Test("a suspended subscriber is woken by the next event of its kind and skips others")
     func wakesSuspendedSubscriberOfItsKind() {
         var machine = Machine(limits: .init(events: 10, bytes: 1 << 20))

@@ -33,6 +33,23 @@ struct FragmentedSendTests {
         return (sender, index)
     }
 
+    @Test("a message of more fragments than one read takes (64), then a small one: both delivered whole and in order")
+    func moreFragmentsThanOneRead() async throws {
+        var configuration = CPGConfiguration()
+        configuration.maximumMessageSize = 80 << 20
+        let group = try await CPGGroup.join(uniqueGroupName(), configuration: configuration)
+        let messages = group.messages
+        let big = Self.payload(sender: 0, index: 0, size: 70 << 20)
+        #expect(big.count / group.maxAtomicMessageSize > 64)
+        try await group.send(big)
+        try await group.send([1])
+        let received = try await messages.first(2)
+        #expect(received.count == 2)
+        #expect(received.first?.payload == big)
+        #expect(received.last?.payload == [1])
+        await group.close()
+    }
+
     @Test("while a fragmented send holds the channel, sends queue and queries wait; all follow it in order")
     func channelHeldByFragmentedSend() async throws {
         let group = try await CPGGroup.join(uniqueGroupName())

@@ -102,6 +102,40 @@ struct InteropTests {
         await group.close()
     }
 
+    @Test("a consumer that sends confirmed from inside its loop while its buffer is full does not deadlock; nothing is lost")
+    func confirmedSendFromFullConsumer() async throws {
+        // The confirmation waits for this member's own delivery, which corosync queues behind
+        // the peer's messages this member has not read, and the consumer waiting for it is the
+        // one that would read them: the group reads past its limits for it, up to twice them.
+        var configuration = CPGConfiguration()
+        configuration.eventBufferCount = 8
+        let name = uniqueGroupName()
+        let group = try await CPGGroup.join(name, configuration: configuration)
+        let count = 1000
+        var messages = group.messages.makeAsyncIterator()
+        let peer = try PeerProcess(
+            product: "cpg-c-peer",
+            [String(decoding: name.bytes, as: UTF8.self), "--wait-members", "2", "--send", "\(count)", "--size", "100", "--prefix", "p", "--expect", "\(count + 1)"]
+        )
+        let first = try #require(try await messages.next())
+        await group.waitUntilReadingPaused()
+        var confirmed: UInt64?
+        do {
+            confirmed = try await group.sendConfirmed(Array("own".utf8))
+        } catch let error as CPGError {
+            #expect(error.code == .confirmationBlocked, "\(error)")
+        }
+        var received = [first]
+        while received.count < count + 1, let message = try await messages.next() { received.append(message) }
+        let fromPeer = received.filter { $0.sender != group.localMember }
+        #expect(fromPeer.map { String(decoding: $0.payload.prefix(while: { $0 != UInt8(ascii: ".") }), as: UTF8.self) } == (0..<count).map { "p\($0)" })
+        let own = received.filter { $0.sender == group.localMember }
+        #expect(own.map(\.payload) == [Array("own".utf8)])
+        if let confirmed { #expect(own.first?.deliveryIndex == confirmed) }
+        #expect(await peer.exitStatus() == 0)
+        await group.close()
+    }
+
     @Test("fragmented messages that corosync queued behind a full event ring arrive intact and in order; the reader wakes corosync for them")
     func queuedFragmentedMessages() async throws {
         // One event fills the buffer: the group stops reading at once, and corosync queues the

@@ -55,6 +55,37 @@ struct MisuseTests {
         await group.close()
     }
 
+    @Test("two tasks waiting at once on one sequence value: the second throws concurrentIteration, the first gets the next message")
+    func concurrentIteration() async throws {
+        let group = try await CPGGroup.join(uniqueGroupName())
+        let messages = group.messages
+        try await withThrowingTaskGroup(of: Result<CPGMessage?, CPGError>.self) { tasks in
+            for _ in 0..<2 {
+                tasks.addTask {
+                    var iterator = messages.makeAsyncIterator()
+                    do {
+                        return .success(try await iterator.next())
+                    } catch let error as CPGError {
+                        return .failure(error)
+                    }
+                }
+            }
+            // Nothing is sent yet, so the first to finish is the refused one.
+            guard case .failure(let error) = try await tasks.next() else {
+                Issue.record("a wait ended without a message to deliver")
+                return
+            }
+            #expect(error.code == .concurrentIteration)
+            try await group.send([5])
+            guard case .success(let message) = try await tasks.next() else {
+                Issue.record("the first waiter did not get the message")
+                return
+            }
+            #expect(message?.payload == [5])
+        }
+        await group.close()
+    }
+
     @Test("a notification buffer of 0, less or Int.max: the group joins and works; 0 and less keep the system's default")
     func outOfRangeNotificationBuffers() async throws {
         var systemDefault = CPGConfiguration()

@@ -51,10 +51,11 @@ extension CPGGroup {
         self.executor.queue
     }
 
-    /// Resumes the source if the group reads and the buffer has room (or a leave is under way).
-    func resumeReading() {
+    /// Resumes the source if the group reads and the buffer has room (or a leave is under way,
+    /// or `pastLimits`: a confirmed send waits, see ``readsPastLimitsForConfirmations()``).
+    func resumeReading(pastLimits: Bool = false) {
         guard let source = self.source, !self.sourceResumed, self.lifecycle.isReading else { return }
-        if self.log.producerPaused, self.lifecycle.readsWithinBufferLimits { return }
+        if !pastLimits, self.log.producerPaused, self.lifecycle.readsWithinBufferLimits { return }
         self.sourceResumed = true
         source.resume()
         // Events that arrived while paused may wait in the ring with no byte left on the socket.
@@ -107,7 +108,14 @@ extension CPGGroup {
         var membershipChanges = 0
         // While joined, stop before the buffer would overflow its limits; while joining or
         // leaving, read on.
-        let room = self.lifecycle.readsWithinBufferLimits ? self.log.room : (events: Int.max, bytes: Int.max)
+        let room: (events: Int, bytes: Int)
+        if !self.lifecycle.readsWithinBufferLimits {
+            room = (Int.max, Int.max)
+        } else if self.confirmations.isEmpty {
+            room = self.log.room
+        } else {
+            room = self.log.room(limitsTimes: Self.confirmationOverdraft)
+        }
         var batchBytes = 0
         var failure: CPGError?
         var ownLeave = false
@@ -163,7 +171,12 @@ extension CPGGroup {
             if batchBytes >= Self.dispatchBatchBytes { break dispatching }
         }
         self.deliveryNudge = nudge
-        guard !sink.events.isEmpty || failure != nil else { return drained }
+        guard !sink.events.isEmpty || failure != nil else {
+            // A whole batch of fragments: the rest of the message may wait in the ring with no
+            // byte left on the socket to wake the source.
+            if !drained, self.lifecycle.isReading { self.scheduleRead() }
+            return drained
+        }
         defer {
             // Events may still wait in libqb's ring: read on until cpg_dispatch says it is empty
             // (the socket's readiness alone does not say so), after the queue's other work.
@@ -200,7 +213,7 @@ extension CPGGroup {
             self.connectionLost(failure)
             return drained
         }
-        if pause, self.lifecycle.readsWithinBufferLimits {
+        if pause, self.lifecycle.readsWithinBufferLimits, !self.readsPastLimitsForConfirmations() {
             self.pauseReading()
         }
         if !self.sendQueue.isEmpty {
@@ -209,6 +222,37 @@ extension CPGGroup {
             self.drainSendQueue()
         }
         return drained
+    }
+
+    /// How far past its limits the buffer may fill while a confirmed send waits: twice them.
+    static let confirmationOverdraft = 2
+
+    /// Whether reading goes on past the buffer's limits because a confirmed send waits.
+    ///
+    /// A confirmation waits for this member's own delivery, which corosync queues behind every
+    /// event this member has not read yet, and the waiting task may be the very consumer that
+    /// would read them: pausing at the limits would stall both for good. So while a confirmation
+    /// waits the group reads on, up to ``confirmationOverdraft`` times its limits; there it gives
+    /// the confirmations up (``CPGError/Code/confirmationBlocked``; the messages are still
+    /// delivered) and answers `false`: pause.
+    func readsPastLimitsForConfirmations() -> Bool {
+        guard !self.confirmations.isEmpty else { return false }
+        if !self.log.holds(limitsTimes: Self.confirmationOverdraft) { return true }
+        let blocked = CPGError(
+            .confirmationBlocked,
+            "the event buffer reached twice its limits while this confirmed send waited for its delivery, which corosync queues behind events no consumer has read; the message is still delivered (if the waiting task is the consumer, confirm from another task)"
+        )
+        let waiting = self.confirmations
+        self.confirmations.removeAll()
+        for confirmation in waiting { confirmation.continuation.resume(throwing: blocked) }
+        return false
+    }
+
+    /// A confirmation was registered: if reading is paused at the buffer's limits, its delivery
+    /// may wait behind events nobody may read yet. Read on (or give it up at the ceiling).
+    func confirmationRegistered() {
+        guard self.source != nil, !self.sourceResumed, self.log.producerPaused, self.lifecycle.readsWithinBufferLimits else { return }
+        if self.readsPastLimitsForConfirmations() { self.resumeReading(pastLimits: true) }
     }
 
     /// Sends corosync a request it answers at once (`cpg_local_get`), so that its main loop wakes

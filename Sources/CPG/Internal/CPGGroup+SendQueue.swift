@@ -136,6 +136,7 @@ extension CPGGroup {
     private func accepted(_ send: PendingSend, ownIndex: UInt64) {
         if send.confirm {
             self.confirmations.append(Confirmation(id: send.id, ownIndex: ownIndex, continuation: send.continuation))
+            self.confirmationRegistered()
         } else {
             send.continuation.resume(returning: ownIndex)
         }
@@ -323,6 +324,7 @@ extension CPGGroup {
         guard let ownIndex = self.sendGate.withLock({ $0.startLargeSendForActor() }) else { return false }
         if send.confirm {
             self.confirmations.append(Confirmation(id: send.id, ownIndex: ownIndex, continuation: send.continuation))
+            self.confirmationRegistered()
         }
         self.runLargeSend(send.payload, handle: handle, ownIndex: ownIndex, continuation: send.confirm ? nil : send.continuation)
         return true

@@ -61,6 +61,12 @@ final class EventLog: Sendable {
     /// ``EventLogStateMachine/room``).
     var room: (events: Int, bytes: Int) { self.state.withLock { $0.room } }
 
+    /// How much the producer may append before the log holds `factor` times its limits.
+    func room(limitsTimes factor: Int) -> (events: Int, bytes: Int) { self.state.withLock { $0.room(limitsTimes: factor) } }
+
+    /// Whether the log holds `factor` times its limits or more.
+    func holds(limitsTimes factor: Int) -> Bool { self.state.withLock { $0.holds(limitsTimes: factor) } }
+
     /// How many events the log holds now.
     var count: Int { self.state.withLock { $0.count } }
 
@@ -135,6 +141,13 @@ final class EventLog: Sendable {
             case .end(nil): waiter.resume(returning: nil)
             case .end(let error?): waiter.resume(throwing: error)
             }
+        case .alreadyWaiting(let waiter):
+            waiter.resume(
+                throwing: CPGError(
+                    .concurrentIteration,
+                    "another task already waits for the next event of this sequence (its iterators share one subscription); give each task a sequence of its own"
+                )
+            )
         }
     }
 

@@ -46,6 +46,8 @@ struct EventLogStateMachine<Waiter>: ~Copyable {
         case suspended(resumeProducer: Bool)
         /// Something arrived in between: resume the waiter now.
         case resume(Waiter, Next, resumeProducer: Bool)
+        /// Another task already waits on this subscription: fail this waiter, keep that one.
+        case alreadyWaiting(Waiter)
     }
 
     /// Waiters to resume after an append.
@@ -130,6 +132,26 @@ struct EventLogStateMachine<Waiter>: ~Copyable {
     /// takes no more, but the producer may always dispatch the event that makes it full).
     var room: (events: Int, bytes: Int) {
         (max(1, self.limits.events - self.entries.count), max(1, self.limits.bytes - self.bytes))
+    }
+
+    /// How much the producer may append before the log holds `factor` times its limits
+    /// (a confirmed send's overdraft; see `CPGGroup.readsPastLimits`): at least one event.
+    func room(limitsTimes factor: Int) -> (events: Int, bytes: Int) {
+        let ceiling = self.ceiling(factor)
+        return (max(1, ceiling.events - self.entries.count), max(1, ceiling.bytes - self.bytes))
+    }
+
+    /// Whether the log holds `factor` times its limits or more.
+    func holds(limitsTimes factor: Int) -> Bool {
+        let ceiling = self.ceiling(factor)
+        return self.entries.count >= ceiling.events || self.bytes >= ceiling.bytes
+    }
+
+    /// The limits times `factor`, saturating (a limit may be `Int.max`).
+    private func ceiling(_ factor: Int) -> Limits {
+        let events = self.limits.events.multipliedReportingOverflow(by: factor)
+        let bytes = self.limits.bytes.multipliedReportingOverflow(by: factor)
+        return Limits(events: events.overflow ? .max : events.partialValue, bytes: bytes.overflow ? .max : bytes.partialValue)
     }
 
     /// The producer has an event.
@@ -246,7 +268,9 @@ struct EventLogStateMachine<Waiter>: ~Copyable {
             return .resume(waiter, next, resumeProducer: resume)
         case .empty(let resume):
             if let slot = self.slot(of: id) {
-                if self.subscribers[slot].waiter == nil { self.waitingCount += 1 }
+                // Storing over it would lose the other task's waiter: it would never resume.
+                if self.subscribers[slot].waiter != nil { return .alreadyWaiting(waiter) }
+                self.waitingCount += 1
                 self.subscribers[slot].waiter = waiter
             }
             return .suspended(resumeProducer: resume)
