@@ -406,7 +406,7 @@ public actor CPGGroup {
             if case .reconnecting(let error) = self.lifecycle.state { throw error }
             guard let handle = self.handle else { throw CPGError(.closed, "the group was closed") }
             // A send may have started a fragmented one since: then wait again.
-            let members = try self.withFreeRequestChannel { (_) throws(CPGError) in try handle.membership(self.name) }
+            let members = try self.withFreeRequestChannel { () throws(CPGError) in try handle.membership(self.name) }
             if let members { return members }
         }
     }
@@ -492,12 +492,13 @@ public actor CPGGroup {
         while true {
             await self.awaitRequestChannel()
             guard self.lifecycle.leaveRequested() == .requestLeave, let handle = self.handle else { return nil }
-            // The gate closes in the same lock hold: no send reaches corosync after the leave. A
-            // send may have started a fragmented one since the wait: then wait again.
-            let status = self.withFreeRequestChannel { gate in
-                let status = handle.leave(self.name)
+            // The gate closes before the request channel is free again: no send reaches corosync
+            // after the leave. A send may have started a fragmented one since the wait: then
+            // wait again.
+            let status = self.withFreeRequestChannel {
+                handle.leave(self.name)
+            } finishing: { status, gate in
                 if status == .ok { gate.update(handle: handle, open: false) }
-                return status
             }
             if let status { return status }
         }

@@ -36,6 +36,28 @@ struct SendGateTests {
         #expect(gate.fastPathHandle == "h")
     }
 
+    @Test("while the actor waits for a request's answer, direct sends and fragmented claims go to the queue; not while a fragmented send runs")
+    func requestInFlight() {
+        var gate = SendGate<String>(handle: "h", open: true)
+        let started = gate.startRequest()
+        #expect(started)
+        #expect(gate.requestInFlight)
+        #expect(gate.fastPathHandle == nil)
+        let refusedClaim = gate.claimLargeSend()
+        #expect(refusedClaim == nil)
+        gate.requestFinished()
+        #expect(gate.fastPathHandle == "h")
+        let claim = gate.claimLargeSend()
+        #expect(claim?.handle == "h")
+        let startedDuringLargeSend = gate.startRequest()
+        #expect(!startedDuringLargeSend, "a fragmented send holds the channel")
+        #expect(!gate.requestInFlight)
+        let actorHears = gate.largeSendReturned(succeeded: true)
+        #expect(actorHears, "the actor waited for it")
+        let startedAfter = gate.startRequest()
+        #expect(startedAfter)
+    }
+
     @Test("a send through the open gate claims the channel for a fragmented send; nothing else gets it until it returns")
     func claimLargeSend() {
         var gate = SendGate<String>(handle: "h", open: true)

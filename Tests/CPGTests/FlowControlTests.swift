@@ -170,6 +170,30 @@ struct FlowControlTests {
     /// Joins a group on the cluster's node 1 and stops (SIGSTOP) its daemon: corosync then reads
     /// no request until the test resumes it. The group's events from before are still there for
     /// a subscription made now.
+    @Test("while the group waits for a stopped daemon's answer to a query, senders suspend instead of blocking their threads")
+    func sendersSuspendDuringQueryToStoppedDaemon() async throws {
+        try await LocalCluster.withCluster(nodes: 1) { cluster in
+            let (group, node) = try await Self.joinWithPausedDaemon(cluster)
+            let messages = group.messages
+            // cpg_membership_get waits for an answer that does not come while the daemon is stopped.
+            let asking = Task { try await group.members() }
+            while !group.sendGate.withLock({ $0.requestInFlight }) { await Task.yield() }
+            // More senders than the cooperative pool has threads: had each blocked its thread
+            // on the send lock, nothing else could run, this test included.
+            let count = 2 * ProcessInfo.processInfo.activeProcessorCount + 2
+            let senders = (0..<count).map { index in Task { try await group.send(Array("s\(index)".utf8)) } }
+            let probe = await Task.detached { 42 }.value
+            #expect(probe == 42)
+            #expect(!group.sendGate.withLock { $0.fastPathHandle != nil }, "the query still holds the request channel")
+            try await cluster.resumeDaemon(node)
+            #expect(try await asking.value == [group.localMember])
+            for sender in senders { try await sender.value }
+            let received = Set(try await messages.first(count).map { String(decoding: $0.payload, as: UTF8.self) })
+            #expect(received == Set((0..<count).map { "s\($0)" }))
+            await group.close()
+        }
+    }
+
     private static func joinWithPausedDaemon(
         _ cluster: LocalCluster,
         _ configuration: CPGConfiguration = CPGConfiguration()

@@ -48,6 +48,38 @@ struct ReconnectTests {
         }
     }
 
+    @Test("sendsWhileDisconnected .wait: a send that meets the dead connection before the reader has seen it go waits for the reconnect")
+    func sendMeetsDeadConnectionFirst() async throws {
+        try await LocalCluster.withCluster(nodes: 1) { cluster in
+            let node = cluster.node(1)
+            var configuration = quicklyReconnecting(networkNamespace: node.namespacePath)
+            configuration.eventBufferCount = 4
+            let group = try await CPGGroup.join("phoenix", configuration: configuration)
+            var events = group.events.makeAsyncIterator()
+            // Unread own messages fill the buffer: the group stops reading, so it cannot see
+            // the daemon go until the buffer drains, and the next send meets the dead socket.
+            let before = (0..<8).map { Array("before \($0)".utf8) }
+            for payload in before { try await group.send(payload) }
+            await group.waitUntilReadingPaused()
+            try await cluster.killDaemon(node)
+            // It waits for the reconnect, which needs the buffer drained below: in a task.
+            let during = Task { try await group.send(Array("during".utf8)) }
+            try await cluster.startDaemon(node)
+            var seen: [CPGEvent] = []
+            while let event = try await events.next() {
+                seen.append(event)
+                if event.message?.payload == Array("during".utf8) { break }
+            }
+            let disconnectedAt = try #require(seen.firstIndex { if case .disconnected = $0 { true } else { false } })
+            let earlier = seen[..<disconnectedAt].compactMap(\.message?.payload)
+            #expect(Array(before.prefix(earlier.count)) == earlier)
+            #expect(seen[(disconnectedAt + 1)...].compactMap(\.message?.payload) == [Array("during".utf8)])
+            #expect(seen.contains(.reconnected))
+            try await during.value
+            await group.close()
+        }
+    }
+
     @Test("sendsWhileDisconnected .fail: sends fail at once with connectionLost while disconnected")
     func failsSendsWhileDisconnected() async throws {
         try await LocalCluster.withCluster(nodes: 1) { cluster in

@@ -261,7 +261,7 @@ extension CPGGroup {
     /// holds the request channel: its own requests wake corosync.
     private func nudgeCorosync() {
         guard let handle = self.handle else { return }
-        let nudged: Void? = self.withFreeRequestChannel { _ in
+        let nudged: Void? = self.withFreeRequestChannel {
             // A failure here means the connection failed; the next dispatch reports it.
             _ = try? handle.localNodeID()
         }
@@ -344,17 +344,20 @@ extension CPGGroup {
         self.syncSendGate()
     }
 
-    /// Finalizes `handle` under the send lock, unless a fragmented send still uses it: then no
-    /// send may take it any more, and it is finalized once that send has returned. One lock hold,
-    /// so that no send through the gate starts in between.
+    /// Finalizes `handle`, unless a fragmented send still uses it: then no send may take it any
+    /// more, and it is finalized once that send has returned.
     func finalizeOrDefer(_ handle: LibCPGHandle) {
+        // Once the gate has let go of the handle under the lock, no direct send can take it,
+        // and none holds it: cpg_finalize (which waits for corosync's answer) runs outside.
         let deferred = self.sendGate.withLock { gate in
             if gate.handle === handle { gate.update(handle: nil, open: false) }
-            if gate.waitForLargeSend() { return true }
-            handle.finalize()
-            return false
+            return gate.waitForLargeSend()
         }
-        if deferred { self.deferredFinalizations.append(handle) }
+        if deferred {
+            self.deferredFinalizations.append(handle)
+        } else {
+            handle.finalize()
+        }
         self.handlesReleased += 1
         if !self.handleReleaseWaiters.isEmpty {
             let waiters = self.handleReleaseWaiters
@@ -363,16 +366,32 @@ extension CPGGroup {
         }
     }
 
-    /// Runs `body` (a libcpg request) under the send lock unless a fragmented send holds the
-    /// request channel; answers `nil` then. A send through the open gate may start one at any
-    /// time, so only this check under the lock counts; ``awaitRequestChannel()`` before it
-    /// makes a `nil` unlikely, not impossible.
+    /// Runs `body` (a libcpg request that waits for corosync's answer) unless a fragmented send
+    /// holds the request channel; answers `nil` then. A send through the open gate may start
+    /// one at any time, so only this check under the lock counts; ``awaitRequestChannel()``
+    /// before it makes a `nil` unlikely, not impossible.
+    ///
+    /// `body` runs outside the send lock, with the channel marked as taken: direct sends go to
+    /// the actor's queue meanwhile, where they suspend, instead of blocking their threads on
+    /// the lock while corosync answers (a stopped daemon never does). `finishing` runs under the
+    /// lock with the answer, before the channel is free again.
     func withFreeRequestChannel<T, E: Error>(
-        _ body: (inout SendGate<LibCPGHandle>) throws(E) -> T
+        _ body: () throws(E) -> T,
+        finishing: (T, inout SendGate<LibCPGHandle>) -> Void = { _, _ in }
     ) throws(E) -> T? {
-        try self.sendGate.withLock { (gate) throws(E) -> T? in
-            gate.largeSendInFlight ? nil : try body(&gate)
+        guard self.sendGate.withLock({ $0.startRequest() }) else { return nil }
+        let result: T
+        do {
+            result = try body()
+        } catch {
+            self.sendGate.withLock { $0.requestFinished() }
+            throw error
         }
+        self.sendGate.withLock { gate in
+            finishing(result, &gate)
+            gate.requestFinished()
+        }
+        return result
     }
 
     /// Whether a fragmented send holds the request channel; it may have started without the

@@ -49,8 +49,16 @@ extension CPGGroup {
         case .tryAgain:
             return .queue(flowControlled: true)
         case .failed:
+            // A dead connection that the reader has not noticed yet: with a policy that waits,
+            // the actor queues the send for after the reconnect.
+            if status == .library, self.waitsWhileDisconnected { return .queue(flowControlled: false) }
             throw Self.sendError(status)
         }
+    }
+
+    /// Whether sends wait for a reconnect rather than fail while corosync is gone.
+    nonisolated var waitsWhileDisconnected: Bool {
+        self.configuration.reconnect?.sendsWhileDisconnected == .wait
     }
 
     /// Validates, sends or queues, and (for confirmed sends) waits for the delivery.
@@ -73,12 +81,19 @@ extension CPGGroup {
                 return ownIndex
             case .failed(let error):
                 throw error
-            case .tryAgain, .waitForLargeSend:
+            case .tryAgain, .waitForLargeSend, .disconnected:
                 tryNow = false
             }
         }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { [tryNow] continuation in
+                // The task may hop before this closure runs (see `CPGGroup.leave()`), and its
+                // cancellation handler's `cancelSend` may have run meanwhile and found nothing:
+                // a cancelled send must not queue.
+                if Task.isCancelled {
+                    continuation.resume(throwing: CancellationError())
+                    return
+                }
                 self.sendOrQueue(PendingSend(id: id, payload: payload, confirm: confirm, continuation: continuation), tryNow: tryNow)
             }
         } onCancel: {
@@ -114,7 +129,7 @@ extension CPGGroup {
             self.accepted(send, ownIndex: ownIndex)
         case .failed(let error):
             send.continuation.resume(throwing: error)
-        case .tryAgain, .waitForLargeSend:
+        case .tryAgain, .waitForLargeSend, .disconnected:
             self.queue(send)
         }
     }
@@ -170,12 +185,13 @@ extension CPGGroup {
         self.sendGate.withLock { $0.update(handle: handle, open: open) }
     }
 
-    /// Finalizes `handle` under the send lock, so no send or query is using it meanwhile.
+    /// Finalizes `handle` once the gate has let go of it under the send lock: no direct send
+    /// uses it then, and cpg_finalize (which waits for corosync's answer) runs outside the lock.
     nonisolated func finalizeUnderSendLock(_ handle: LibCPGHandle) {
         self.sendGate.withLock { gate in
             if gate.handle === handle { gate.update(handle: nil, open: false) }
-            handle.finalize()
         }
+        handle.finalize()
     }
 
     /// Corosync answered a send with `CS_ERR_TRY_AGAIN`: count it, and wake tests waiting for it.
@@ -225,6 +241,10 @@ extension CPGGroup {
     private enum Attempt {
         case accepted(UInt64)
         case tryAgain
+        /// The connection is gone (`CS_ERR_LIBRARY`) and the reconnect policy waits: keep the
+        /// send queued. The reader reports the loss once it has read what corosync delivered
+        /// before it, and the reconnect drains the queue.
+        case disconnected
         case failed(CPGError)
         /// A fragmented send holds the request channel; its end comes to the actor.
         case waitForLargeSend
@@ -249,6 +269,8 @@ extension CPGGroup {
         case .tryAgain:
             self.recordFlowControl()
             return .tryAgain
+        case .library where self.waitsWhileDisconnected:
+            return .disconnected
         default:
             return .failed(Self.sendError(status))
         }
@@ -276,7 +298,9 @@ extension CPGGroup {
                     waited.components.seconds * 1_000_000_000 + waited.components.attoseconds / 1_000_000_000
                 )
                 self.accepted(first, ownIndex: ownIndex)
-            case .tryAgain:
+            case .tryAgain, .disconnected:
+                // Disconnected: the timer keeps trying until the reader has seen the loss (then
+                // the loop above stops until the reconnect drains the queue).
                 self.scheduleRetry()
                 return
             case .waitForLargeSend:

@@ -2,8 +2,8 @@
 /// own messages corosync accepted: the state the group's actor shares with the nonisolated fast
 /// path of ``CPGGroup/send(_:)-([UInt8])``.
 ///
-/// The group keeps it behind the one lock that also serialises every request-channel call of
-/// libcpg (sends, queries, leave, finalize). The actor opens the gate while nothing is queued
+/// The group keeps it behind the one lock that serialises the direct sends with the actor's use
+/// of the request channel (sends, queries, leave, finalize). The actor opens the gate while nothing is queued
 /// and the group is joined, and closes it as soon as one of those stops holding; a fast send
 /// that meets `CS_ERR_TRY_AGAIN` closes it too, so later sends queue behind it instead of
 /// overtaking it.
@@ -11,7 +11,8 @@
 /// A fragmented send (above the atomic size) runs without the lock, since libcpg blocks and
 /// sleeps in it, so the gate also records that one is in flight: nothing else may use the
 /// request channel meanwhile, and whoever holds the lock checks ``largeSendInFlight`` before
-/// calling libcpg. A send through the open gate starts one without entering the actor
+/// calling libcpg. The actor's requests that wait for corosync's answer run without the lock
+/// too, marked by ``requestInFlight``. A send through the open gate starts one without entering the actor
 /// (``claimLargeSend()``); the actor hears of its end only if it asked to
 /// (``waitForLargeSend()``) or the send failed.
 ///
@@ -27,6 +28,10 @@ struct SendGate<Handle> {
     private(set) var largeSendInFlight = false
     /// The actor has work that waits for the fragmented send in flight to end.
     private(set) var actorWaitsForLargeSend = false
+    /// The actor waits for corosync's answer to a request (a query, a leave) outside the lock:
+    /// direct sends go to its queue meanwhile instead of blocking their threads on the lock
+    /// for as long as corosync takes to answer (forever, while the daemon is stopped).
+    private(set) var requestInFlight = false
 
     /// The outcome of a direct send.
     enum FastSendOutcome: Equatable {
@@ -55,9 +60,10 @@ struct SendGate<Handle> {
         self.fastPathOpen ? self.handle : nil
     }
 
-    /// Whether a direct send may go now: the actor opened the gate and no fragmented send runs.
+    /// Whether a direct send may go now: the actor opened the gate, and neither a fragmented
+    /// send nor one of the actor's requests holds the request channel.
     private var fastPathOpen: Bool {
-        self.isOpen && !self.largeSendInFlight
+        self.isOpen && !self.largeSendInFlight && !self.requestInFlight
     }
 
     /// A direct send returned; `accepted` is `CS_OK`, `tryAgain` is `CS_ERR_TRY_AGAIN`.
@@ -114,6 +120,19 @@ struct SendGate<Handle> {
         self.largeSendInFlight = false
         defer { self.actorWaitsForLargeSend = false }
         return self.actorWaitsForLargeSend
+    }
+
+    /// The actor takes the request channel for a call that waits for corosync's answer: answers
+    /// `false` if a fragmented send holds it (whose end is then reported to the actor).
+    mutating func startRequest() -> Bool {
+        if self.waitForLargeSend() { return false }
+        self.requestInFlight = true
+        return true
+    }
+
+    /// The actor's request has its answer: the request channel is free again.
+    mutating func requestFinished() {
+        self.requestInFlight = false
     }
 
     /// The actor recorded a failed fragmented send: the request channel is free again.
