@@ -3,6 +3,12 @@
 /// Corosync compares names as bytes, with their length: `"name"` and `"name\0"` are two different
 /// groups. Pacemaker and Proxmox include the terminating NUL in their group names; to talk to their
 /// groups, use ``init(bytes:)`` with the NUL, or ``init(_:includingNULTerminator:)``.
+///
+/// A name that corosync reports (``CPGCluster/groups(networkNamespace:)``) is taken as it is, and
+/// may be empty: corosync lets a C client join a group with an empty name. Such a name cannot be
+/// joined from Swift (``init(bytes:)`` refuses it: corosync never removes a member of an empty-named
+/// group whose process dies), but it can be passed back to
+/// ``CPGCluster/members(of:networkNamespace:)``.
 public struct CPGGroupName: Hashable, Sendable, CustomStringConvertible {
     /// The longest name corosync accepts, in bytes (`CPG_MAX_NAME_LENGTH`).
     public static let maximumLength = 128
@@ -25,6 +31,12 @@ public struct CPGGroupName: Hashable, Sendable, CustomStringConvertible {
             )
         }
         self.bytes = bytes
+    }
+
+    /// A name as corosync reports it: its bytes as they are, an empty name included, and at most
+    /// 128 of them.
+    init(reportedBytes bytes: some Sequence<UInt8>) {
+        self.bytes = Array(bytes.prefix(Self.maximumLength))
     }
 
     /// Creates a name from a string's UTF-8 bytes, optionally followed by a NUL byte as Pacemaker

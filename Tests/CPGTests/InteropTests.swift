@@ -102,6 +102,27 @@ struct InteropTests {
         await group.close()
     }
 
+    @Test("a C member of the group with the empty name: listed with an empty name, and its members found by it")
+    func emptyGroupName() async throws {
+        let peer = try PeerProcess(product: "cpg-c-peer", ["", "--empty-group"])
+        // SIGTERM however the checks go: the peer leaves (corosync would keep a member of an
+        // empty-named group whose process died, in the daemon the other tests share).
+        let checks = Task {
+            #expect(await peer.line(0)?.hasPrefix("ready") == true)
+            let listed = try await CPGCluster.groups().first { $0.name.bytes.isEmpty }
+            let group = try #require(listed, "no group with an empty name listed")
+            #expect(group.members.count == 1)
+            #expect(try await CPGCluster.groupNames().contains(group.name))
+            #expect(try await CPGCluster.members(of: group.name) == group.members)
+            // A NUL is another name: nothing listed under it.
+            #expect(try await CPGCluster.members(of: CPGGroupName(bytes: [0])).isEmpty)
+        }
+        let outcome = await checks.result
+        peer.kill(SIGTERM)
+        #expect(await peer.exitStatus() == 0)
+        try outcome.get()
+    }
+
     @Test("a consumer that sends confirmed from inside its loop while its buffer is full does not deadlock; nothing is lost")
     func confirmedSendFromFullConsumer() async throws {
         // The confirmation waits for this member's own delivery, which corosync queues behind

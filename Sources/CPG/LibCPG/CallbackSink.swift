@@ -102,13 +102,12 @@ struct DispatchedEvent {
 }
 
 extension CPGGroupName {
-    /// Copies a C group name; corosync never hands out one over 128 bytes, but the length is
-    /// clamped anyway so a bad value cannot read past the array.
+    /// Copies a C group name as it is, an empty one included (a C client may join a group with
+    /// an empty name); corosync never hands out one over 128 bytes, but the length is clamped
+    /// anyway so a bad value cannot read past the array.
     init(copying name: UnsafePointer<cpg_name>) {
         let length = min(Int(name.pointee.length), CPGGroupName.maximumLength)
-        let bytes = withUnsafeBytes(of: name.pointee.value) { Array($0.prefix(length)) }
-        // A name from corosync is never empty in practice; an empty one keeps a placeholder NUL.
-        self = (try? CPGGroupName(bytes: bytes)) ?? (try! CPGGroupName(bytes: [0]))
+        self = withUnsafeBytes(of: name.pointee.value) { CPGGroupName(reportedBytes: $0.prefix(length)) }
     }
 
     /// Runs `body` with this name as a C `cpg_name`.

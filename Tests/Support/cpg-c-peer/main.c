@@ -4,7 +4,7 @@
  *
  * Usage:
  *   cpg-c-peer GROUP [--send N] [--size BYTES] [--expect N]
- *                    [--wait-members M] [--prefix TEXT] [--no-data]
+ *                    [--wait-members M] [--prefix TEXT] [--no-data] [--empty-group]
  *
  * It joins GROUP and prints one line per event on stdout (line buffered):
  *
@@ -25,6 +25,9 @@
  * --prefix TEXT     default "c".
  * --no-data         print "data=" empty in "message" lines (for large messages,
  *                   whose hex would make lines of megabytes).
+ * --empty-group    GROUP may be "": join the group with the empty name (corosync
+ *                   accepts it; leave it with SIGTERM, as corosync never removes
+ *                   a member of an empty-named group whose process dies).
  * --expect N        once N messages have been delivered (from all senders,
  *                   including its own) and its own sends are done, it leaves
  *                   the group, finalizes and exits 0.  Nothing is printed
@@ -59,6 +62,7 @@
 
 /* Options. */
 static const char *opt_group;
+static bool opt_empty_group;
 static unsigned long opt_send;
 static unsigned long opt_size;
 static long opt_expect = -1; /* -1: not given */
@@ -78,7 +82,7 @@ static void usage(const char *why)
 	fprintf(stderr, "cpg-c-peer: %s\n", why);
 	fprintf(stderr,
 		"usage: cpg-c-peer GROUP [--send N] [--size BYTES] [--expect N] [--no-data] "
-		"[--wait-members M] [--prefix TEXT]\n");
+		"[--wait-members M] [--prefix TEXT] [--empty-group]\n");
 	exit(EXIT_USAGE);
 }
 
@@ -131,6 +135,8 @@ static void parse_args(int argc, char **argv)
 		} else if (strcmp(arg, "--wait-members") == 0) {
 			opt_wait_members = parse_count(arg, value);
 			i++;
+		} else if (strcmp(arg, "--empty-group") == 0) {
+			opt_empty_group = true;
 		} else if (strcmp(arg, "--no-data") == 0) {
 			opt_no_data = true;
 		} else if (strcmp(arg, "--prefix") == 0) {
@@ -149,7 +155,7 @@ static void parse_args(int argc, char **argv)
 			usage("more than one GROUP given");
 		}
 	}
-	if (opt_group == NULL || opt_group[0] == '\0')
+	if (opt_group == NULL || (opt_group[0] == '\0' && !opt_empty_group))
 		usage("GROUP is required");
 	if (strlen(opt_group) > CPG_MAX_NAME_LENGTH)
 		usage("GROUP is longer than CPG_MAX_NAME_LENGTH");
