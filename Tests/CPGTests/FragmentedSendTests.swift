@@ -233,6 +233,7 @@ struct FragmentedSendTests {
                 if let message = event.message { delivered.append(message.payload) }
             }
             #expect(delivered == [Array("after".utf8)])
+            #expect(await group.failedOwnIndices.isEmpty, "no index of the old connection is kept")
             await group.close()
         }
     }

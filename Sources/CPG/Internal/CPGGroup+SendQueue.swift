@@ -417,7 +417,9 @@ extension CPGGroup {
         byteCount: Int,
         continuation: CheckedContinuation<UInt64, any Error>?
     ) {
-        self.failedOwnIndices.insert(ownIndex)
+        // An index at or below the last delivered one is a send on a connection lost since (a
+        // reconnect skipped its index already); kept, it would never be removed again.
+        if ownIndex > self.lastDeliveredOwnIndex { self.failedOwnIndices.insert(ownIndex) }
         self.sendGate.withLock { $0.largeSendFailureRecorded() }
         let error = CPGError(
             status == .library ? .connectionLost : .partialSend,
