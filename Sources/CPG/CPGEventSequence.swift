@@ -5,7 +5,8 @@
 /// has read anything yet. Create the sequences you need before you start the tasks that iterate
 /// them, and they start together. Each sequence value is one subscription, read by one task at a
 /// time: iterating it again (after a `break`, or with `first(where:)`) goes on where the last
-/// iteration stopped.
+/// iteration stopped. A second task that waits for its next event while another already does
+/// gets ``CPGError/Code/concurrentIteration``; give each task a sequence of its own.
 ///
 /// The group holds a bounded buffer. While any live subscription lags behind and the buffer is
 /// full, the group stops reading from corosync until that subscription catches up: no event is

@@ -134,8 +134,9 @@ struct EventLogStateMachine<Waiter>: ~Copyable {
         (max(1, self.limits.events - self.entries.count), max(1, self.limits.bytes - self.bytes))
     }
 
-    /// How much the producer may append before the log holds `factor` times its limits
-    /// (a confirmed send's overdraft; see `CPGGroup.readsPastLimits`): at least one event.
+    /// How much the producer may append before the log holds `factor` times its limits (a
+    /// confirmed send's overdraft; see `CPGGroup.readsPastLimitsForConfirmations()`): at least
+    /// one event.
     func room(limitsTimes factor: Int) -> (events: Int, bytes: Int) {
         let ceiling = self.ceiling(factor)
         return (max(1, ceiling.events - self.entries.count), max(1, ceiling.bytes - self.bytes))
