@@ -170,6 +170,43 @@ struct FlowControlTests {
     /// Joins a group on the cluster's node 1 and stops (SIGSTOP) its daemon: corosync then reads
     /// no request until the test resumes it. The group's events from before are still there for
     /// a subscription made now.
+    @Test("a fragmented send that corosync's flow control holds up longer than libcpg's own retries throws partialSend; nothing of it is delivered")
+    func fragmentedSendOutlastedByFlowControl() async throws {
+        try await LocalCluster.withCluster(nodes: 1) { cluster in
+            let (group, node) = try await Self.joinWithPausedDaemon(cluster)
+            let messages = group.messages
+            // Fill the request ring until a send queues, then cancel that one: the queue is empty
+            // again and the gate open, and the ring stays full while the daemon is stopped.
+            let (fillers, queued) = await Self.sendUntilQueued(group) { index in
+                let filler = Array("filler \(index) ".utf8)
+                return filler + [UInt8](repeating: 0x41, count: 65536 - filler.count)
+            }
+            #expect(queued)
+            let refused = try #require(fillers.last)
+            refused.cancel()
+            await #expect(throws: CancellationError.self) { try await refused.value }
+            // libcpg retries the first fragment 100 times, 10 ms apart, then gives up.
+            let big = [UInt8](repeating: 0x42, count: group.maxAtomicMessageSize + 1000)
+            await #expect {
+                try await group.send(big)
+            } throws: { error in
+                guard let error = error as? CPGError else { return false }
+                return error.code == .partialSend && error.status == .tryAgain && error.description.contains("flow control")
+            }
+            try await cluster.resumeDaemon(node)
+            for filler in fillers.dropLast() { try await filler.value }
+            let end = Array("end".utf8)
+            _ = try await group.sendConfirmed(end)
+            var large = 0
+            for try await message in messages {
+                if message.payload.count > 65536 { large += 1 }
+                if message.payload == end { break }
+            }
+            #expect(large == 0, "receivers never deliver the incomplete message")
+            await group.close()
+        }
+    }
+
     @Test("while the group waits for a stopped daemon's answer to a query, senders suspend instead of blocking their threads")
     func sendersSuspendDuringQueryToStoppedDaemon() async throws {
         try await LocalCluster.withCluster(nodes: 1) { cluster in

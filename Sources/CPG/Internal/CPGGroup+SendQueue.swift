@@ -421,9 +421,12 @@ extension CPGGroup {
         // reconnect skipped its index already); kept, it would never be removed again.
         if ownIndex > self.lastDeliveredOwnIndex { self.failedOwnIndices.insert(ownIndex) }
         self.sendGate.withLock { $0.largeSendFailureRecorded() }
+        // libcpg retries a pushed-back fragment itself, sleeping 10 ms between tries, and gives
+        // up after 100 of them.
+        let why = status == .tryAgain ? " (corosync's flow control lasted longer than libcpg's own retries, about a second)" : ""
         let error = CPGError(
             status == .library ? .connectionLost : .partialSend,
-            "sending a \(byteCount)-byte message in fragments failed; receivers discard the incomplete message",
+            "sending a \(byteCount)-byte message in fragments failed\(why); receivers discard the incomplete message, so it may be sent again",
             status: status
         )
         if let continuation {
