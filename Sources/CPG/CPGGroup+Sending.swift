@@ -17,19 +17,23 @@ extension CPGGroup {
     /// Returns when corosync has **accepted** the message: `cpg_mcast_joined` answered `CS_OK`.
     /// From then on it will be delivered to every member in the current view, this one included,
     /// unless this node's corosync fails first. While corosync applies flow control
-    /// (`CS_ERR_TRY_AGAIN`) the call suspends without blocking a thread and retries; sends from
-    /// many tasks queue up in call order, so each task's messages keep their order.
+    /// (`CS_ERR_TRY_AGAIN`) the call suspends without blocking a thread and retries; each task's
+    /// messages keep their order (sends from different tasks are ordered as corosync accepts
+    /// them).
     ///
     /// Messages above ``maxAtomicMessageSize`` are fragmented by libcpg, which blocks and sleeps
     /// between retries: that runs on a thread of its own, never on the cooperative pool, and
-    /// holds other sends and queries of this group back until it ends.
+    /// holds other sends and queries of this group back until it ends. When libcpg gives up
+    /// under flow control (after about a second), the group sends the message again whole.
     ///
     /// - Throws: `CancellationError` if the task is cancelled before corosync accepted the message
-    ///   (it is then never sent; a fragmented send, once started, runs to its end);
+    ///   (it is then never sent; a fragmented send's attempt, once libcpg has started it, runs
+    ///   to its end, but one that corosync's flow control held up is not attempted again);
     ///   ``CPGError`` with ``CPGError/Code/messageTooLarge`` above
     ///   ``CPGConfiguration/maximumMessageSize``, ``CPGError/Code/notJoined`` after leave,
     ///   ``CPGError/Code/closed`` after close, ``CPGError/Code/partialSend`` when a fragmented send
-    ///   failed midway, ``CPGError/Code/connectionLost`` when corosync is gone.
+    ///   failed midway for another reason than flow control, ``CPGError/Code/connectionLost``
+    ///   when corosync is gone.
     ///
     /// It runs on the caller's executor (`nonisolated(nonsending)`): from an actor, it does not
     /// leave the actor. While nothing is queued, the call is made on the caller's thread without

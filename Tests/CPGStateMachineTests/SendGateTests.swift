@@ -58,6 +58,24 @@ struct SendGateTests {
         #expect(startedAfter)
     }
 
+    @Test("a fragmented send in flight knows its send id and whether its task was cancelled, until it has returned")
+    func largeSendCancellation() {
+        var gate = SendGate<String>(handle: "h", open: true)
+        let claim = gate.claimLargeSend()
+        let id = SendGate<String>.directSendID(ownIndex: claim?.ownIndex ?? 0)
+        #expect(gate.largeSendID == id && id >= 1 << 63, "apart from the actor's ids")
+        gate.cancelLargeSend(id: 3)
+        #expect(!gate.largeSendCancelled, "another send's cancellation")
+        gate.cancelLargeSend(id: id)
+        #expect(gate.largeSendCancelled)
+        _ = gate.largeSendReturned(succeeded: false)
+        #expect(gate.largeSendCancelled, "kept for the actor to read")
+        gate.largeSendFailureRecorded()
+        #expect(gate.largeSendID == nil)
+        let next = gate.startLargeSendForActor(id: 4)
+        #expect(next != nil && gate.largeSendID == 4 && !gate.largeSendCancelled)
+    }
+
     @Test("a send through the open gate claims the channel for a fragmented send; nothing else gets it until it returns")
     func claimLargeSend() {
         var gate = SendGate<String>(handle: "h", open: true)
@@ -68,7 +86,7 @@ struct SendGateTests {
         #expect(gate.fastPathHandle == nil, "atomic sends queue behind it")
         let second = gate.claimLargeSend()
         #expect(second == nil)
-        let actorStart = gate.startLargeSendForActor()
+        let actorStart = gate.startLargeSendForActor(id: 7)
         #expect(actorStart == nil, "the actor waits too")
         #expect(gate.actorWaitsForLargeSend, "and is told when it ends")
         let tellActor = gate.largeSendReturned(succeeded: true)
@@ -96,10 +114,10 @@ struct SendGateTests {
         var gate = SendGate<String>(handle: "h", open: false)
         let claim = gate.claimLargeSend()
         #expect(claim == nil)
-        let first = gate.startLargeSendForActor()
+        let first = gate.startLargeSendForActor(id: 7)
         #expect(first == 1)
         #expect(gate.largeSendInFlight)
-        let second = gate.startLargeSendForActor()
+        let second = gate.startLargeSendForActor(id: 7)
         #expect(second == nil)
         let next = gate.ownMessageAccepted()
         #expect(next == 2, "indices go on counting")

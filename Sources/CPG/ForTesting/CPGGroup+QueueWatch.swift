@@ -36,10 +36,11 @@ extension CPGGroup {
         self.queueWatches[bytes] = watch
     }
 
-    /// Returns once a send has met `CS_ERR_TRY_AGAIN` (for tests).
-    func waitForFlowControl() async {
-        guard self.flowControlRetries == 0 else { return }
-        await withCheckedContinuation { self.flowControlWaiters.append($0) }
+    /// Returns once sends have met `CS_ERR_TRY_AGAIN` more than `count` times in all (for tests).
+    func waitForFlowControl(after count: Int = 0) async {
+        while self.flowControlRetries <= count {
+            await withCheckedContinuation { self.flowControlWaiters.append($0) }
+        }
     }
 
     /// Returns once the group has stopped reading because its buffer is full (for tests).

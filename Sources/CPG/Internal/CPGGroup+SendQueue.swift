@@ -345,21 +345,29 @@ extension CPGGroup {
             send.continuation.resume(throwing: CPGError(.closed, "the group was closed"))
             return true
         }
-        guard let ownIndex = self.sendGate.withLock({ $0.startLargeSendForActor() }) else { return false }
+        guard let ownIndex = self.sendGate.withLock({ $0.startLargeSendForActor(id: send.id) }) else { return false }
         if send.confirm {
             self.confirmations.append(Confirmation(id: send.id, ownIndex: ownIndex, continuation: send.continuation))
             self.confirmationRegistered()
         }
-        self.runLargeSend(send.payload, handle: handle, ownIndex: ownIndex, continuation: send.confirm ? nil : send.continuation)
+        self.runLargeSend(send.payload, handle: handle, ownIndex: ownIndex, id: send.id, continuation: send.confirm ? nil : send.continuation)
         return true
     }
 
     /// Sends a message that took the request channel through the open gate in fragments, and
     /// returns when libcpg has: no actor hop unless the actor waits for the channel or the send
-    /// failed. Once started it runs to its end, cancelled or not.
+    /// failed. Once libcpg has started an attempt it runs to its end; cancellation stops the
+    /// attempts after it (see ``largeSendFailed(status:handle:ownIndex:id:payload:continuation:)``).
     nonisolated func sendFragmentedDirectly(_ payload: SendPayload, handle: LibCPGHandle, ownIndex: UInt64) async throws {
-        _ = try await withCheckedThrowingContinuation { continuation in
-            self.runLargeSend(payload, handle: handle, ownIndex: ownIndex, continuation: continuation)
+        let id = SendGate<LibCPGHandle>.directSendID(ownIndex: ownIndex)
+        _ = try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                self.runLargeSend(payload, handle: handle, ownIndex: ownIndex, id: id, continuation: continuation)
+            }
+        } onCancel: {
+            self.executor.async {
+                self.enterIsolated { $0.cancelSend(id) }
+            }
         }
     }
 
@@ -371,6 +379,7 @@ extension CPGGroup {
         _ payload: SendPayload,
         handle: LibCPGHandle,
         ownIndex: UInt64,
+        id: UInt64,
         continuation: CheckedContinuation<UInt64, any Error>?
     ) {
         self.fragmentedSendQueue.async {
@@ -380,7 +389,14 @@ extension CPGGroup {
             guard succeeded else {
                 self.executor.async {
                     self.enterIsolated { group in
-                        group.largeSendFailed(status: status, ownIndex: ownIndex, byteCount: payload.byteCount, continuation: continuation)
+                        group.largeSendFailed(
+                            status: status,
+                            handle: handle,
+                            ownIndex: ownIndex,
+                            id: id,
+                            payload: payload,
+                            continuation: continuation
+                        )
                     }
                 }
                 return
@@ -411,29 +427,52 @@ extension CPGGroup {
 
     /// A fragmented send failed midway. Its own-message index is recorded as never delivered
     /// (receivers drop the incomplete message) before the request channel is free again.
+    ///
+    /// libcpg retries a pushed-back fragment itself, 10 ms apart, and gives up after 100 tries
+    /// with `CS_ERR_TRY_AGAIN`. Then nothing of the message is delivered (its last fragment
+    /// never went out, and receivers drop an incomplete message when the next one from this
+    /// sender starts), so the send goes back to the head of the queue and is sent again as a
+    /// new message: it waits out flow control like an atomic send. Not if its task was
+    /// cancelled (it throws `CancellationError`), nor once the group no longer takes sends on
+    /// this handle: then it throws ``CPGError/Code/partialSend``.
     private func largeSendFailed(
         status: CPGStatus,
+        handle: LibCPGHandle,
         ownIndex: UInt64,
-        byteCount: Int,
+        id: UInt64,
+        payload: SendPayload,
         continuation: CheckedContinuation<UInt64, any Error>?
     ) {
         // An index at or below the last delivered one is a send on a connection lost since (a
         // reconnect skipped its index already); kept, it would never be removed again.
         if ownIndex > self.lastDeliveredOwnIndex { self.failedOwnIndices.insert(ownIndex) }
-        self.sendGate.withLock { $0.largeSendFailureRecorded() }
-        // libcpg retries a pushed-back fragment itself, sleeping 10 ms between tries, and gives
-        // up after 100 of them.
-        let why = status == .tryAgain ? " (corosync's flow control lasted longer than libcpg's own retries, about a second)" : ""
-        let error = CPGError(
-            status == .library ? .connectionLost : .partialSend,
-            "sending a \(byteCount)-byte message in fragments failed\(why); receivers discard the incomplete message, so it may be sent again",
-            status: status
-        )
-        if let continuation {
-            continuation.resume(throwing: error)
-        } else if let index = self.confirmations.firstIndex(where: { $0.ownIndex == ownIndex }) {
-            self.confirmations.remove(at: index).continuation.resume(throwing: error)
+        let cancelled = self.sendGate.withLock { $0.largeSendCancelled }
+        // A confirmed send's continuation waits in its confirmation (gone if it was cancelled).
+        var waiting = continuation
+        if waiting == nil, let index = self.confirmations.firstIndex(where: { $0.ownIndex == ownIndex }) {
+            waiting = self.confirmations.remove(at: index).continuation
         }
+        if status == .tryAgain, !cancelled, let waiting, self.handle === handle, self.errorForNewSend == nil {
+            self.sendQueue.insert(PendingSend(id: id, payload: payload, confirm: continuation == nil, continuation: waiting), at: 0)
+            self.recordFlowControl()
+            self.metrics.flowControlWaits.increment()
+            self.syncSendGate()  // closed: the queue is not empty
+            self.sendGate.withLock { $0.largeSendFailureRecorded() }
+            self.largeSendEnded()  // sends it again from the queue
+            return
+        }
+        self.sendGate.withLock { $0.largeSendFailureRecorded() }
+        let error: any Error
+        if status == .tryAgain, cancelled {
+            error = CancellationError()
+        } else {
+            error = CPGError(
+                status == .library ? .connectionLost : .partialSend,
+                "sending a \(payload.byteCount)-byte message in fragments failed; receivers discard the incomplete message, so it may be sent again",
+                status: status
+            )
+        }
+        waiting?.resume(throwing: error)
         self.largeSendEnded()
     }
 
@@ -460,7 +499,9 @@ extension CPGGroup {
 
     /// A sending task was cancelled: drop its message if corosync has not accepted it yet, or
     /// stop waiting for its delivery.
-    private func cancelSend(_ id: UInt64) {
+    func cancelSend(_ id: UInt64) {
+        // A fragmented send in flight is not sent again should libcpg give up on it.
+        self.sendGate.withLock { $0.cancelLargeSend(id: id) }
         if let index = self.sendQueue.firstIndex(where: { $0.id == id }) {
             self.sendQueue.remove(at: index).continuation.resume(throwing: CancellationError())
             if self.sendQueue.isEmpty { self.syncSendGate() }

@@ -26,6 +26,10 @@ struct SendGate<Handle> {
     private(set) var acceptedOwnMessages: UInt64 = 0
     /// A fragmented send holds the request channel.
     private(set) var largeSendInFlight = false
+    /// The send id of the fragmented send in flight, and whether its task was cancelled: if
+    /// libcpg gives up on it under flow control, the actor sends it again unless it was.
+    private(set) var largeSendID: UInt64?
+    private(set) var largeSendCancelled = false
     /// The actor has work that waits for the fragmented send in flight to end.
     private(set) var actorWaitsForLargeSend = false
     /// The actor waits for corosync's answer to a request (a query, a leave) outside the lock:
@@ -90,17 +94,36 @@ struct SendGate<Handle> {
     /// may be delivered back before libcpg returns), or `nil` if the send must go to the actor.
     mutating func claimLargeSend() -> (handle: Handle, ownIndex: UInt64)? {
         guard let handle = self.fastPathHandle else { return nil }
-        self.largeSendInFlight = true
-        return (handle, self.ownMessageAccepted())
+        let ownIndex = self.ownMessageAccepted()
+        self.largeSendStarted(id: Self.directSendID(ownIndex: ownIndex))
+        return (handle, ownIndex)
     }
 
-    /// The actor takes the request channel for a fragmented send, open gate or not: answers the
-    /// own-message index, or `nil` if a fragmented send is in flight already (the actor then
-    /// hears when it ends).
-    mutating func startLargeSendForActor() -> UInt64? {
+    /// The send id of a fragmented send that started through the open gate: its first
+    /// own-message index with the top bit set, apart from the ids the actor counts from 0.
+    static func directSendID(ownIndex: UInt64) -> UInt64 {
+        ownIndex | (1 << 63)
+    }
+
+    /// The actor takes the request channel for the fragmented send `id`, open gate or not:
+    /// answers the own-message index, or `nil` if a fragmented send is in flight already (the
+    /// actor then hears when it ends).
+    mutating func startLargeSendForActor(id: UInt64) -> UInt64? {
         if self.waitForLargeSend() { return nil }
-        self.largeSendInFlight = true
+        self.largeSendStarted(id: id)
         return self.ownMessageAccepted()
+    }
+
+    private mutating func largeSendStarted(id: UInt64) {
+        self.largeSendInFlight = true
+        self.largeSendID = id
+        self.largeSendCancelled = false
+    }
+
+    /// The task of send `id` was cancelled: if it is the fragmented send in flight, it is not
+    /// sent again should libcpg give up on it.
+    mutating func cancelLargeSend(id: UInt64) {
+        if self.largeSendInFlight, self.largeSendID == id { self.largeSendCancelled = true }
     }
 
     /// The actor has work for the request channel: answers whether a fragmented send holds it,
@@ -118,6 +141,7 @@ struct SendGate<Handle> {
     mutating func largeSendReturned(succeeded: Bool) -> Bool {
         guard succeeded else { return true }
         self.largeSendInFlight = false
+        self.largeSendID = nil
         defer { self.actorWaitsForLargeSend = false }
         return self.actorWaitsForLargeSend
     }
@@ -138,6 +162,7 @@ struct SendGate<Handle> {
     /// The actor recorded a failed fragmented send: the request channel is free again.
     mutating func largeSendFailureRecorded() {
         self.largeSendInFlight = false
+        self.largeSendID = nil
         self.actorWaitsForLargeSend = false
     }
 }
