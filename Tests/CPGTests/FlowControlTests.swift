@@ -63,10 +63,7 @@ struct FlowControlTests {
             let messages = group.messages
 
             // Fill the request ring until corosync pushes back; the refused filler stays queued.
-            let (fillers, _) = await Self.sendUntilQueued(group) { index in
-                let filler = Array("filler \(index) ".utf8)
-                return filler + [UInt8](repeating: 0x41, count: 65536 - filler.count)
-            }
+            let (fillers, _) = await Self.sendUntilQueued(group, Self.fillerPayload)
             #expect(await group.flowControlRetries > 0)
 
             // Queued behind the filler: the queue is not empty and the daemon reads nothing.
@@ -177,10 +174,7 @@ struct FlowControlTests {
             let messages = group.messages
             // Fill the request ring until a send queues, then cancel that one: the queue is empty
             // again and the gate open, and the ring stays full while the daemon is stopped.
-            let (fillers, queued) = await Self.sendUntilQueued(group) { index in
-                let filler = Array("filler \(index) ".utf8)
-                return filler + [UInt8](repeating: 0x41, count: 65536 - filler.count)
-            }
+            let (fillers, queued) = await Self.sendUntilQueued(group, Self.fillerPayload)
             #expect(queued)
             let refused = try #require(fillers.last)
             refused.cancel()
@@ -246,6 +240,12 @@ struct FlowControlTests {
         let group = try await CPGGroup.join(uniqueGroupName(), configuration: configuration)
         try await cluster.pauseDaemon(node)
         return (group, node)
+    }
+
+    /// A 64 KiB message that names its index: a few fill libqb's request ring.
+    @Sendable private static func fillerPayload(_ index: Int) -> [UInt8] {
+        let filler = Array("filler \(index) ".utf8)
+        return filler + [UInt8](repeating: 0x41, count: 65536 - filler.count)
     }
 
     /// A 64-byte message that names its index.

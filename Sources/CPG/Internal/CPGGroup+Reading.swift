@@ -238,13 +238,12 @@ extension CPGGroup {
     func readsPastLimitsForConfirmations() -> Bool {
         guard !self.confirmations.isEmpty else { return false }
         if !self.log.holds(limitsTimes: Self.confirmationOverdraft) { return true }
-        let blocked = CPGError(
-            .confirmationBlocked,
-            "the event buffer reached twice its limits while this confirmed send waited for its delivery, which corosync queues behind events no consumer has read; the message is still delivered (if the waiting task is the consumer, confirm from another task)"
+        self.failConfirmations(
+            CPGError(
+                .confirmationBlocked,
+                "the event buffer reached twice its limits while this confirmed send waited for its delivery, which corosync queues behind events no consumer has read; the message is still delivered (if the waiting task is the consumer, confirm from another task)"
+            )
         )
-        let waiting = self.confirmations
-        self.confirmations.removeAll()
-        for confirmation in waiting { confirmation.continuation.resume(throwing: blocked) }
         return false
     }
 
@@ -300,10 +299,7 @@ extension CPGGroup {
         }
         self.log.finish(streamError)
         self.failQueuedSends(pendingError)
-        for confirmation in self.confirmations {
-            confirmation.continuation.resume(throwing: pendingError)
-        }
-        self.confirmations.removeAll()
+        self.failConfirmations(pendingError)
         let leaveWaiters = self.leaveWaiters
         self.leaveWaiters.removeAll()
         for waiter in leaveWaiters { waiter.resume() }

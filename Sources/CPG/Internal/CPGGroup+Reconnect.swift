@@ -12,8 +12,7 @@ extension CPGGroup {
         // consumer must see it before anything of the next membership.
         _ = self.log.append(.disconnected(error))
         // Whether corosync delivered messages still waiting for their confirmation is unknown.
-        for confirmation in self.confirmations { confirmation.continuation.resume(throwing: error) }
-        self.confirmations.removeAll()
+        self.failConfirmations(error)
         if policy.sendsWhileDisconnected == .fail { self.failQueuedSends(error) }
         // A leave waiting for a rejoin's own join decides again: it closes now.
         self.resumeRejoinWaiters()

@@ -515,6 +515,14 @@ extension CPGGroup {
         }
     }
 
+    /// Ends every wait for a confirmation with `error` (the messages themselves may still be
+    /// delivered).
+    func failConfirmations(_ error: any Error) {
+        let waiting = self.confirmations
+        self.confirmations.removeAll()
+        for confirmation in waiting { confirmation.continuation.resume(throwing: error) }
+    }
+
     func failQueuedSends(_ error: CPGError) {
         let pending = self.sendQueue
         self.sendQueue.removeAll()

@@ -131,7 +131,7 @@ struct EventLogStateMachine<Waiter>: ~Copyable {
     /// How much the producer may append before the log is full: at least one event (a full log
     /// takes no more, but the producer may always dispatch the event that makes it full).
     var room: (events: Int, bytes: Int) {
-        (max(1, self.limits.events - self.entries.count), max(1, self.limits.bytes - self.bytes))
+        self.room(limitsTimes: 1)
     }
 
     /// How much the producer may append before the log holds `factor` times its limits (a
@@ -210,7 +210,7 @@ struct EventLogStateMachine<Waiter>: ~Copyable {
     private mutating func finishAppend(_ wakeups: Wakeups) -> AppendAction {
         self.trim()
         self.peakCount = max(self.peakCount, self.entries.count)
-        let full = self.entries.count >= self.limits.events || self.bytes >= self.limits.bytes
+        let full = self.holds(limitsTimes: 1)
         if full { self.producerPaused = true }
         return AppendAction(wakeups: wakeups, pauseProducer: full)
     }
