@@ -69,20 +69,23 @@ struct JoinCompletionTests {
             // Until corosync's socket exists a join throws `unreachable`; for a few milliseconds
             // after, corosync answers the connection with CS_ERR_TRY_AGAIN (it takes no IPC
             // connections before its services are ready), which a join must wait out.
-            let joining = Task { () throws -> (CPGGroup, Int) in
-                var unreachable = 0
+            // The daemon starts only once the joining task has met the missing socket, so the
+            // attempts that follow race its start-up however slowly the task is scheduled.
+            let (missed, missedSocket) = AsyncStream<Void>.makeStream()
+            let joining = Task { () throws -> CPGGroup in
                 while true {
                     do {
-                        return (try await CPGGroup.join(name, configuration: configuration), unreachable)
+                        return try await CPGGroup.join(name, configuration: configuration)
                     } catch let error as CPGError where error.code == .unreachable {
-                        unreachable += 1
+                        missedSocket.yield()
                         try await Task.sleep(for: .milliseconds(1))  // the caller's retry backoff, not synchronisation
                     }
                 }
             }
+            for await _ in missed { break }
             try await cluster.startDaemon(node)
-            let (group, unreachable) = try await joining.value
-            #expect(unreachable > 0, "the daemon answered the first attempt: the start-up was not raced")
+            let group = try await joining.value
+            missedSocket.finish()
             #expect(try await group.members() == [group.localMember])
             await group.close()
         }
